@@ -1,0 +1,45 @@
+# Two commands set everything up: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install services stop status run test unit model eval bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+services:
+	scripts/services.sh start
+
+status:
+	scripts/services.sh status; scripts/pipeline.sh status
+
+## Start the services and every pipeline process, feed examples/, print tickets.
+run: install services
+	scripts/pipeline.sh start
+	$(BIN)/tingjian feed examples/feedback.jsonl
+	scripts/pipeline.sh wait-tickets $$(grep -c . examples/feedback.jsonl)
+	$(BIN)/tingjian tickets --limit 50
+
+## Stop the pipeline processes and the services.
+stop:
+	-scripts/pipeline.sh stop
+	scripts/services.sh stop
+
+## The whole suite (unit, integration, e2e) against real Kafka and PostgreSQL.
+test: install services
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .
+
+clean:
+	rm -rf .run build *.egg-info

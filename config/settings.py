@@ -1,0 +1,160 @@
+"""Typed settings. Precedence: packaged YAML defaults < optional user YAML
+(``TINGJIAN_CONFIG``) < ``TINGJIAN_*`` environment < command-line flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+DEFAULT_SETTINGS_FILE = DEFAULTS_DIR / "settings.yaml"
+
+
+class ConfigError(Exception):
+    """An invalid setting: ``str()`` is one line naming the key and the problem."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str = Field(min_length=1)
+    topic_prefix: str = ""
+    partitions: int = Field(ge=1, le=1000)
+    replication_factor: int = Field(ge=1, le=10)
+    client_id: str = "tingjian"
+    request_timeout_ms: int = Field(ge=1000)
+
+
+class PostgresSettings(Section):
+    dsn: str = Field(min_length=1)
+
+
+class ConsumerSettings(Section):
+    group_id: str = Field(min_length=1)
+    batch_size: int = Field(ge=1, le=100_000)
+    poll_timeout_ms: int = Field(ge=10, le=60_000)
+
+
+class TriageSettings(ConsumerSettings):
+    model_path: str
+    review_threshold: float = Field(ge=0, le=1)
+    dedup_window_days: int = Field(ge=0, le=3650)
+    incident_threshold: int = Field(ge=2)
+    incident_window_minutes: int = Field(ge=1)
+
+
+class WebSettings(Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    max_body_bytes: int = Field(ge=1024)
+    produce_timeout_s: float = Field(gt=0)
+
+
+class MetricsSettings(Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+
+
+class BusinessSettings(Section):
+    timezone: str
+    ticket_number_format: str
+    taxonomy_file: str | None = None
+    routing_file: str | None = None
+    sla_file: str | None = None
+    holidays_file: str | None = None
+
+
+class PrivacySettings(Section):
+    hash_key: str = Field(min_length=8)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TINGJIAN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        yaml_file=[DEFAULT_SETTINGS_FILE],
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    kafka: KafkaSettings
+    postgres: PostgresSettings
+    triage: TriageSettings
+    sink: ConsumerSettings
+    web: WebSettings
+    metrics: MetricsSettings
+    business: BusinessSettings
+    privacy: PrivacySettings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files: list[Path] = [DEFAULT_SETTINGS_FILE]
+        user_file = os.environ.get("TINGJIAN_CONFIG")
+        if user_file:
+            files.append(Path(user_file))
+        # YAML files are deep-merged, later ones win; env and flags come on top.
+        yaml = YamlConfigSettingsSource(settings_cls, yaml_file=files, deep_merge=True)
+        return (init_settings, env_settings, yaml)
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<root>"
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Build settings; raise ConfigError (one line) on the first invalid key.
+
+    ``overrides`` are command-line flags, nested like the YAML
+    (``{"kafka": {"bootstrap_servers": ...}}``).
+    """
+    user_file = os.environ.get("TINGJIAN_CONFIG")
+    if user_file and not Path(user_file).is_file():
+        raise ConfigError(f"TINGJIAN_CONFIG: file not found: {user_file}")
+    try:
+        return Settings(**_deep_merge_env(overrides or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{_key(err['loc'])}: {err['msg']}{more}") from exc
+    except (OSError, ValueError) as exc:  # unreadable or malformed YAML
+        raise ConfigError(f"config file: {exc}".splitlines()[0]) from exc
+
+
+def _deep_merge_env(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Flags given per section must not wipe the section's other keys.
+
+    pydantic-settings replaces a whole nested model given as an init kwarg, so
+    we pre-merge: build settings without flags, then merge the flags in.
+    """
+    if not overrides:
+        return {}
+    base = Settings().model_dump()
+    return _merge(base, overrides)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out

@@ -1,0 +1,1 @@
+"""Connectors that bring feedback into Kafka, each item once, with its source id."""

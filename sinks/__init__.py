@@ -1,0 +1,1 @@
+"""Sinks: write triaged feedback to its destination, exactly once."""

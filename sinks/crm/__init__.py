@@ -1,0 +1,1 @@
+"""The CRM store (PostgreSQL): tickets, merged feedback, events, sink offsets."""

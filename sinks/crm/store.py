@@ -1,0 +1,201 @@
+"""PostgreSQL adapter of the CRM store. psycopg errors become StoreError here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from models import FeedbackTriaged
+from tingjian.errors import StoreError
+
+
+def format_ticket_no(fmt: str, day: date, seq: int) -> str:
+    return fmt.format(date=day, seq=seq)
+
+
+class CrmStore:
+    def __init__(self, dsn: str, ticket_number_format: str, timezone: ZoneInfo) -> None:
+        self._dsn = dsn
+        self._fmt = ticket_number_format
+        self._tz = timezone
+        self._conn: psycopg.Connection | None = None
+
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
+            except psycopg.Error as exc:
+                raise StoreError(f"cannot connect to the CRM store: {exc}") from exc
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def ping(self) -> bool:
+        try:
+            with psycopg.connect(self._dsn, connect_timeout=3) as c:
+                c.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    # -- writes ------------------------------------------------------------------
+
+    def write_batch(
+        self,
+        items: Sequence[FeedbackTriaged],
+        group: str,
+        offsets: dict[tuple[str, int], int],
+    ) -> tuple[int, int, int]:
+        """Store the batch and the offsets atomically. Returns (created, merged, skipped)."""
+        conn = self.connection()
+        created = merged = skipped = 0
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                for item in items:
+                    outcome = self._store_one(cur, item)
+                    created += outcome == "created"
+                    merged += outcome == "merged"
+                    skipped += outcome == "skipped"
+                for (topic, partition), nxt in offsets.items():
+                    cur.execute(
+                        "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset)"
+                        " VALUES (%s, %s, %s, %s)"
+                        " ON CONFLICT (consumer_group, topic, partition) DO UPDATE"
+                        " SET next_offset = GREATEST(sink_offsets.next_offset, EXCLUDED.next_offset),"
+                        "     updated_at = now()",
+                        (group, topic, partition, nxt),
+                    )
+        except psycopg.Error as exc:
+            raise StoreError(f"CRM store write failed: {type(exc).__name__}: {exc}") from exc
+        return created, merged, skipped
+
+    def _store_one(self, cur: psycopg.Cursor, item: FeedbackTriaged) -> str:
+        fb, tr = item.feedback, item.triage
+        cur.execute(
+            "SELECT 1 FROM ticket_feedback WHERE channel = %s AND source_id = %s",
+            (fb.channel, fb.source_id),
+        )
+        if cur.fetchone():
+            return "skipped"  # redelivered or replayed: already stored
+        if tr.duplicate_of:
+            ch, _, sid = tr.duplicate_of.partition(":")
+            cur.execute(
+                "SELECT ticket_id FROM ticket_feedback WHERE channel = %s AND source_id = %s",
+                (ch, sid),
+            )
+            row = cur.fetchone()
+            if row:
+                self._merge(cur, int(row[0]), item)
+                return "merged"
+            # The original never reached the store (quarantined, say): open a ticket.
+        self._create(cur, item)
+        return "created"
+
+    def _merge(self, cur: psycopg.Cursor, ticket_id: int, item: FeedbackTriaged) -> None:
+        fb, tr = item.feedback, item.triage
+        cur.execute(
+            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged)"
+            " VALUES (%s, %s, %s, %s, %s, true)",
+            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text),
+        )
+        # Keep the more urgent priority and its deadlines; count the repeat.
+        cur.execute(
+            "UPDATE tickets SET repeat_count = repeat_count + 1,"
+            " escalations = escalations || %s::text[],"
+            " incident = incident OR %s,"
+            " priority = LEAST(priority, %s),"
+            " ack_due_at = CASE WHEN %s < priority THEN %s ELSE ack_due_at END,"
+            " first_response_due_at = CASE WHEN %s < priority THEN %s ELSE first_response_due_at END,"
+            " resolve_due_at = CASE WHEN %s < priority THEN %s ELSE resolve_due_at END"
+            " WHERE id = %s",
+            (
+                list(tr.escalations),
+                tr.incident,
+                tr.priority,
+                tr.priority, tr.sla.acknowledge_by,
+                tr.priority, tr.sla.first_response_by,
+                tr.priority, tr.sla.resolve_by,
+                ticket_id,
+            ),
+        )
+        cur.execute(
+            "INSERT INTO ticket_events (ticket_id, actor, from_state, to_state, note)"
+            " SELECT id, 'tingjian-sink', state, state, %s FROM tickets WHERE id = %s",
+            (f"merged duplicate {fb.channel}:{fb.source_id}", ticket_id),
+        )
+
+    def _next_number(self, cur: psycopg.Cursor, day: date) -> str:
+        cur.execute(
+            "INSERT INTO ticket_sequences (day, last_seq) VALUES (%s, 1)"
+            " ON CONFLICT (day) DO UPDATE SET last_seq = ticket_sequences.last_seq + 1"
+            " RETURNING last_seq",
+            (day,),
+        )
+        row = cur.fetchone()
+        assert row is not None
+        return format_ticket_no(self._fmt, day, int(row[0]))
+
+    def _create(self, cur: psycopg.Cursor, item: FeedbackTriaged) -> None:
+        fb, tr = item.feedback, item.triage
+        day = fb.received_at.astimezone(self._tz).date()
+        ticket_no = self._next_number(cur, day)
+        c = fb.customer
+        cur.execute(
+            "INSERT INTO tickets (ticket_no, channel, source_id, submitted_at, customer_name,"
+            " customer_phone, customer_email, customer_account, customer_segment, customer_key,"
+            " subject, content, normalized_text, summary, type, priority, sentiment,"
+            " sentiment_score, topics, keywords, department, type_confidence,"
+            " priority_confidence, needs_review, model_version, escalations, repeat_count,"
+            " incident, ack_due_at, first_response_due_at, resolve_due_at, update_every_hours,"
+            " queue, entities, attachments, metadata)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+            " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            (
+                ticket_no, fb.channel, fb.source_id, fb.received_at, c.name,
+                c.phone, c.email, c.account, c.segment, tr.customer_key,
+                fb.subject, fb.text, item.normalized_text, tr.summary, tr.type, tr.priority,
+                tr.sentiment, tr.sentiment_score, list(tr.topics), list(tr.keywords),
+                tr.department, tr.type_confidence, tr.priority_confidence, tr.needs_review,
+                tr.model_version, list(tr.escalations), tr.repeat_count, tr.incident,
+                tr.sla.acknowledge_by, tr.sla.first_response_by, tr.sla.resolve_by,
+                tr.sla.update_every_hours, tr.sla.queue,
+                Jsonb({k: list(v) for k, v in tr.entities.items()}),
+                Jsonb([a.model_dump() for a in fb.attachments]),
+                Jsonb(json.loads(json.dumps(fb.metadata))),
+            ),
+        )
+        row = cur.fetchone()
+        assert row is not None
+        ticket_id = int(row[0])
+        cur.execute(
+            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged)"
+            " VALUES (%s, %s, %s, %s, %s, false)",
+            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text),
+        )
+        cur.execute(
+            "INSERT INTO ticket_events (ticket_id, actor, from_state, to_state, note)"
+            " VALUES (%s, 'tingjian-sink', NULL, '新建', %s)",
+            (ticket_id, f"registered from {fb.channel}"),
+        )
+
+    # -- reads -------------------------------------------------------------------
+
+    def stored_offsets(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        conn = self.connection()
+        try:
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = %s",
+                    (group,),
+                ).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read sink offsets: {exc}") from exc
+        wanted = set(partitions)
+        return {(t, p): int(o) for t, p, o in rows if (t, p) in wanted}

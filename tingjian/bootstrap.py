@@ -1,0 +1,186 @@
+"""The one place that wires adapters to domain logic for each service."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from config import Settings, load_business_rules
+from config.settings import ConfigError
+from models import Topics
+from tingjian.errors import TransportError
+from tingjian.runtime.consumer_loop import ConsumerLoop
+from tingjian.runtime.kafka_io import (
+    Outgoing,
+    check_reachable,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    send_all,
+)
+from tingjian.runtime.observability import OpsServer
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals() -> threading.Event:
+    """SIGTERM/SIGINT set an event: loops finish their batch, commit and return."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        log.info("stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def timezone(settings: Settings) -> ZoneInfo:
+    try:
+        return ZoneInfo(settings.business.timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"business.timezone: unknown time zone {settings.business.timezone!r}") from exc
+
+
+def build_engine(settings: Settings) -> Any:
+    from triage.engine import TriageEngine
+    from triage.model_loader import load_classifier
+
+    rules = load_business_rules(settings.business)
+    classifier, keywords = load_classifier(settings.triage.model_path)
+    from triage.dedup import build_deduplicator
+
+    return TriageEngine(
+        rules=rules,
+        classifier=classifier,
+        hash_key=settings.privacy.hash_key,
+        timezone=timezone(settings),
+        review_threshold=settings.triage.review_threshold,
+        dedup=build_deduplicator(settings),
+        keywords=keywords,
+    )
+
+
+def run_triage(settings: Settings, metrics_port: int | None) -> int:
+    from triage.service import TriageHandler
+
+    stop = stop_on_signals()
+    engine = build_engine(settings)
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix="-triage")
+    consumer = make_consumer(
+        settings.kafka, group_id=settings.triage.group_id, max_poll_records=settings.triage.batch_size
+    )
+    handler = TriageHandler(engine, producer, topics)
+    loop = ConsumerLoop(consumer, [topics.received], handler, stop, poll_timeout_ms=settings.triage.poll_timeout_ms)
+
+    def health() -> dict[str, Any]:
+        kafka_ok = check_reachable(producer, topics.triaged)
+        return {"ok": kafka_ok and loop.last_error is None, "kafka": kafka_ok,
+                "batches": loop.batches_done, "last_error": loop.last_error,
+                "model_version": engine.classifier.version}
+
+    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 1), health).start()
+    log.info("triage started", extra={"metrics_port": ops.port, "model_version": engine.classifier.version})
+    try:
+        loop.run()
+    finally:
+        producer.flush(timeout=5)
+        producer.close(timeout=5)
+        ops.stop()
+    return 0
+
+
+def run_sink_crm(settings: Settings, metrics_port: int | None) -> int:
+    import psycopg
+
+    from sinks.crm.migrate import check_schema
+    from sinks.crm.sink import CrmSink
+    from sinks.crm.store import CrmStore
+
+    stop = stop_on_signals()
+    store = CrmStore(settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings))
+    check_schema(store.connection())
+    store.connection().rollback()
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix="-sink-crm")
+    consumer = make_consumer(
+        settings.kafka, group_id=settings.sink.group_id, max_poll_records=settings.sink.batch_size
+    )
+    sink = CrmSink(store, producer, topics.dlq, settings.sink.group_id)
+    loop = ConsumerLoop(consumer, [topics.triaged], sink, stop, poll_timeout_ms=settings.sink.poll_timeout_ms)
+
+    def health() -> dict[str, Any]:
+        db_ok = store.ping()
+        kafka_ok = check_reachable(producer, topics.dlq)
+        return {"ok": db_ok and kafka_ok and loop.last_error is None, "postgres": db_ok,
+                "kafka": kafka_ok, "batches": loop.batches_done, "last_error": loop.last_error}
+
+    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 2), health).start()
+    log.info("crm sink started", extra={"metrics_port": ops.port})
+    try:
+        loop.run()
+    except psycopg.Error as exc:  # pragma: no cover - mapped inside the store
+        log.error("store failure", extra={"error": str(exc)})
+        return 1
+    finally:
+        producer.flush(timeout=5)
+        producer.close(timeout=5)
+        store.close()
+        ops.stop()
+    return 0
+
+
+def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from ingest.web.app import create_app
+
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix="-ingest-web")
+    timeout = settings.web.produce_timeout_s
+
+    def publish(topic: str, key: bytes, value: bytes) -> None:
+        send_all(producer, [Outgoing(topic, key, value)], timeout)
+
+    def health() -> dict[str, Any]:
+        ok = check_reachable(producer, topics.received)
+        return {"ok": ok, "kafka": ok}
+
+    app = create_app(
+        publish,
+        topic=topics.received,
+        hash_key=settings.privacy.hash_key,
+        max_body_bytes=settings.web.max_body_bytes,
+        health=health,
+    )
+    config = uvicorn.Config(
+        app,
+        host=host or settings.web.host,
+        port=settings.web.port if port is None else port,
+        log_config=None,  # our JSON logging, not uvicorn's
+        access_log=False,
+        timeout_graceful_shutdown=8,
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        producer.close(timeout=5)
+    return 0
+
+
+def _port(flag: int | None, settings: Settings, offset: int) -> int:
+    """Default metrics ports: web serves its own; triage 9101, sink 9102."""
+    if flag is not None:
+        return flag
+    return settings.metrics.port + offset if settings.metrics.port else 0
+
+
+__all__ = ["TransportError", "run_ingest_web", "run_sink_crm", "run_triage"]

@@ -1,0 +1,124 @@
+"""``tingjian``: one command, a subcommand per service (each its own process,
+so that it scales as a Kafka consumer group) and the operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from config.settings import ConfigError, Settings, load_settings
+from tingjian.errors import TingjianError
+
+EXIT_CONFIG = 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connections (override config and TINGJIAN_* env)")
+    g.add_argument("--bootstrap-servers", dest="kafka__bootstrap_servers")
+    g.add_argument("--topic-prefix", dest="kafka__topic_prefix")
+    g.add_argument("--partitions", dest="kafka__partitions", type=int)
+    g.add_argument("--dsn", dest="postgres__dsn", help="PostgreSQL connection string")
+    g.add_argument("--log-level", dest="log_level")
+    g.add_argument("--model", dest="triage__model_path", help="triage model bundle")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tingjian", description="听见 Tingjian feedback pipeline")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    ingest = sub.add_parser("ingest", help="run a connector").add_subparsers(dest="source", required=True)
+    web = ingest.add_parser("web", help="HTTP endpoint POST /v1/feedback")
+    _common(web)
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+
+    tri = sub.add_parser("triage", help="run the triage stage")
+    _common(tri)
+    tri.add_argument("--metrics-port", type=int)
+
+    sink = sub.add_parser("sink", help="run a sink").add_subparsers(dest="sink", required=True)
+    crm = sink.add_parser("crm", help="write tickets to the CRM store")
+    _common(crm)
+    crm.add_argument("--metrics-port", type=int)
+
+    db = sub.add_parser("db", help="CRM store administration").add_subparsers(dest="dbcmd", required=True)
+    _common(db.add_parser("migrate", help="apply pending SQL migrations"))
+
+    topics = sub.add_parser("topics", help="Kafka topics").add_subparsers(dest="topicscmd", required=True)
+    _common(topics.add_parser("create", help="create the pipeline's topics if missing"))
+
+    tickets = sub.add_parser("tickets", help="print recent tickets as a table (contacts masked)")
+    _common(tickets)
+    tickets.add_argument("--limit", type=int, default=20)
+
+    feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
+    feed.add_argument("file")
+    feed.add_argument("--url", default="http://127.0.0.1:8080/v1/feedback")
+    return p
+
+
+def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in vars(ns).items():
+        if v is None or "__" not in k and k != "log_level":
+            continue
+        parts = k.split("__")
+        cur = out
+        for part in parts[:-1]:
+            cur = cur.setdefault(part, {})
+        cur[parts[-1]] = v
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = build_parser().parse_args(argv)
+    if ns.cmd == "feed":
+        from tingjian.tools import feed_file
+
+        return feed_file(ns.file, ns.url)
+    try:
+        settings = load_settings(_overrides(ns))
+        from tingjian.logs import setup_logging
+
+        setup_logging(settings.log_level)
+        return _dispatch(ns, settings)
+    except ConfigError as exc:
+        print(f"tingjian: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except TingjianError as exc:
+        print(f"tingjian: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
+    from tingjian import bootstrap
+
+    if ns.cmd == "ingest" and ns.source == "web":
+        return bootstrap.run_ingest_web(settings, ns.host, ns.port)
+    if ns.cmd == "triage":
+        return bootstrap.run_triage(settings, ns.metrics_port)
+    if ns.cmd == "sink" and ns.sink == "crm":
+        return bootstrap.run_sink_crm(settings, ns.metrics_port)
+    if ns.cmd == "db" and ns.dbcmd == "migrate":
+        from sinks.crm.migrate import migrate
+
+        applied = migrate(settings.postgres.dsn)
+        print("applied: " + ", ".join(applied) if applied else "database is up to date")
+        return 0
+    if ns.cmd == "topics":
+        from tingjian.runtime.kafka_io import ensure_topics
+
+        created = ensure_topics(settings.kafka)
+        print("created: " + ", ".join(created) if created else "topics exist")
+        return 0
+    if ns.cmd == "tickets":
+        from tingjian.tools import print_tickets
+
+        return print_tickets(settings, ns.limit)
+    raise AssertionError(f"unhandled command {ns.cmd}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Personal data: masking for anything that leaves the CRM store, keyed hashing
+for dedup keys. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+# Mainland mobile numbers (optionally +86), landlines with area code, and emails.
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{3,4})(\d{4})(?!\d)")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+
+
+def mask_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "****"
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_text(text: str) -> str:
+    """Mask every phone number and email found in free text (SPEC §10)."""
+    text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
+    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
+
+
+def normalize_phone(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def customer_key(
+    hash_key: str, *, phone: str | None, email: str | None, account: str | None
+) -> str | None:
+    """A stable keyed hash of the customer's strongest identifier, or None.
+
+    Keyed (HMAC) so that the key itself, seen in Kafka or logs, cannot be
+    reversed by hashing every phone number.
+    """
+    ident: str | None = None
+    if phone and normalize_phone(phone):
+        ident = "p:" + normalize_phone(phone)
+    elif email and "@" in email:
+        ident = "e:" + email.strip().lower()
+    elif account and account.strip():
+        ident = "a:" + account.strip()
+    if ident is None:
+        return None
+    return hmac.new(hash_key.encode(), ident.encode(), hashlib.sha256).hexdigest()[:32]

@@ -1,0 +1,2 @@
+"""Adapters and plumbing shared by the services: Kafka, metrics/health HTTP, the
+consumer loop. Nothing here connects at import time."""

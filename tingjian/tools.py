@@ -1,0 +1,72 @@
+"""Operator tools: feed a sample file, print tickets (contacts masked)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+import urllib.error
+import urllib.request
+
+import psycopg
+
+from config import Settings
+from tingjian.errors import StoreError
+from tingjian.privacy import mask_email, mask_phone
+
+
+def feed_file(path: str, url: str) -> int:
+    ok = failed = 0
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            req = urllib.request.Request(
+                url,
+                data=line.encode("utf-8"),
+                headers={"Content-Type": "application/json", "Idempotency-Key": f"{path}:{n}"},
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    ok += resp.status == 202
+            except urllib.error.HTTPError as exc:
+                failed += 1
+                print(f"line {n}: HTTP {exc.code}: {exc.read().decode(errors='replace')}", file=sys.stderr)
+            except urllib.error.URLError as exc:
+                print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
+                return 1
+    print(f"posted {ok} feedback items, {failed} rejected")
+    return 0 if failed == 0 else 1
+
+
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, w: int) -> str:
+    return s + " " * max(0, w - _width(s))
+
+
+def print_tickets(settings: Settings, limit: int) -> int:
+    try:
+        with psycopg.connect(settings.postgres.dsn) as conn:
+            rows = conn.execute(
+                "SELECT ticket_no, channel, type, priority, sentiment, department,"
+                " customer_name, customer_phone, customer_email, summary, repeat_count"
+                " FROM tickets ORDER BY id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot read tickets: {exc}") from exc
+    head = ["反馈编号", "渠道", "分类", "优先级", "情绪", "部门", "客户", "联系方式", "重复", "内容摘要"]
+    table = [head]
+    for no, ch, ty, pr, se, dep, name, phone, email, summ, rep in reversed(rows):
+        contact = mask_phone(phone) if phone else mask_email(email) if email else ""
+        table.append([no, ch, ty, pr, se, dep, name or "", contact, str(rep), summ])
+    widths = [max(_width(r[i]) for r in table) for i in range(len(head))]
+    for i, r in enumerate(table):
+        print("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"({len(rows)} tickets shown)")
+    return 0

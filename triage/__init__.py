@@ -1,0 +1,1 @@
+"""Triage: normalise, deduplicate, classify, prioritise and route feedback."""

@@ -1,0 +1,151 @@
+"""Triage of one batch of items: domain logic only, no I/O.
+
+The same engine runs in the stream stage (``tingjian triage``) and in batch mode
+(``tingjian classify``), so what the data team measures is what production does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from config.business import BusinessRules
+from models import FeedbackReceived, FeedbackTriaged, Quarantined, Triage
+from tingjian.privacy import customer_key
+from triage.classifier import Classifier, Prediction
+from triage.normalize import Normalized, normalize
+from triage.rules import EscalationRules, TopicTagger, at_least, raise_level
+from triage.sla import compute_sla
+from triage.summary import summarize
+
+
+@dataclass(frozen=True)
+class DedupVerdict:
+    duplicate_of: str | None  # source key of the earlier item this one merges into
+    repeat_count: int
+    incident: bool
+
+
+class Deduplicator(Protocol):
+    def check(
+        self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
+    ) -> DedupVerdict: ...
+
+
+class KeywordExtractor(Protocol):
+    def __call__(self, text: str, k: int) -> tuple[str, ...]: ...
+
+
+def _no_keywords(text: str, k: int) -> tuple[str, ...]:
+    return ()
+
+
+@dataclass
+class TriageEngine:
+    rules: BusinessRules
+    classifier: Classifier
+    hash_key: str
+    timezone: ZoneInfo
+    review_threshold: float = 0.55
+    dedup: Deduplicator | None = None
+    keywords: KeywordExtractor = _no_keywords
+
+    def __post_init__(self) -> None:
+        self._escalation = EscalationRules.from_taxonomy(self.rules.taxonomy)
+        self._topics = TopicTagger.from_taxonomy(self.rules.taxonomy)
+
+    def triage_batch(
+        self, items: Sequence[FeedbackReceived], now: datetime
+    ) -> list[FeedbackTriaged | Quarantined]:
+        norms = [normalize(i.text, i.subject) for i in items]
+        preds = self.classifier.predict([n.model_text for n in norms])
+        return [self._decide(i, n, p, now) for i, n, p in zip(items, norms, preds, strict=True)]
+
+    def _decide(
+        self, item: FeedbackReceived, norm: Normalized, pred: Prediction, now: datetime
+    ) -> FeedbackTriaged | Quarantined:
+        if not norm.text.strip():
+            return Quarantined(feedback=item, reason="empty", detail="no text after normalisation", quarantined_at=now)
+        type_ = pred.type
+        if type_ in self.rules.routing.quarantine_types:
+            return Quarantined(
+                feedback=item,
+                reason=type_,
+                detail=f"classified {type_} (confidence {pred.type_confidence:.2f})",
+                quarantined_at=now,
+            )
+
+        priority, p_conf = pred.priority, pred.priority_confidence
+        escalations: list[str] = []
+        p1 = self._escalation.p1_reasons(norm.text)
+        if p1:
+            # A P1 rule is final: the model cannot lower it.
+            priority, p_conf = "P1", max(p_conf, 0.95)
+            escalations += [f"rule:{r}" for r in p1]
+        repeat = self._escalation.p2_reasons(norm.text)
+        cust = customer_key(
+            self.hash_key,
+            phone=item.customer.phone,
+            email=item.customer.email,
+            account=item.customer.account,
+        )
+        verdict = self.dedup.check(item, cust, norm, type_) if self.dedup else DedupVerdict(None, 0, False)
+        if verdict.duplicate_of:
+            repeat.append("duplicate_of_open_item")
+        if repeat and priority not in ("P1", "P2"):
+            priority = at_least(priority, "P2")
+            escalations += [f"repeat:{r}" for r in repeat]
+        if item.customer.segment == "高价值客户" and priority != "P1":
+            priority = raise_level(priority)
+            escalations.append("segment:高价值客户")
+        if verdict.incident and priority not in ("P1",):
+            priority = raise_level(priority)
+            escalations.append("incident:burst")
+        retention = _is_retention(item)
+        if retention and priority in ("P3", "P4"):
+            priority = "P2"
+            escalations.append("survey:retention")
+
+        rules = self.rules
+        department = rules.routing.departments[type_]
+        sla = compute_sla(item.received_at, priority, rules.sla, rules.calendar, self.timezone)
+        low_conf = min(pred.type_confidence, p_conf, pred.sentiment_confidence)
+        triage = Triage(
+            type=type_,  # type: ignore[arg-type]
+            type_confidence=round(pred.type_confidence, 4),
+            priority=priority,  # type: ignore[arg-type]
+            priority_confidence=round(p_conf, 4),
+            sentiment=pred.sentiment,  # type: ignore[arg-type]
+            sentiment_score=max(-1.0, min(1.0, round(pred.sentiment_score, 4))),
+            topics=self._topics.tag(norm.text),
+            summary=summarize(norm.text),
+            keywords=self.keywords(norm.model_text, 5),
+            department=department,
+            sla=sla,
+            needs_review=low_conf < self.review_threshold,
+            escalations=tuple(escalations),
+            duplicate_of=verdict.duplicate_of,
+            repeat_count=verdict.repeat_count,
+            incident=verdict.incident,
+            customer_key=cust,
+            entities=norm.entities,
+            model_version=self.classifier.version,
+        )
+        return FeedbackTriaged(feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now)
+
+
+def _is_retention(item: FeedbackReceived) -> bool:
+    """SPEC §12: a survey answer with NPS ≤ 6 or an explicit 不满意 is a retention item."""
+    if item.channel != "survey":
+        return False
+    nps = item.metadata.get("nps")
+    if nps is not None:
+        try:
+            if float(nps) <= 6:
+                return True
+        except ValueError:
+            pass
+    return "不满意" in item.text or item.metadata.get("satisfaction") == "不满意"

@@ -1,0 +1,51 @@
+"""Explicit priority rules (SPEC §5), compiled from taxonomy.yaml. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from config.business import Taxonomy
+
+_LEVELS = ("P1", "P2", "P3", "P4")
+
+
+def raise_level(priority: str, steps: int = 1) -> str:
+    return _LEVELS[max(0, _LEVELS.index(priority) - steps)]
+
+
+def at_least(priority: str, floor: str) -> str:
+    return _LEVELS[min(_LEVELS.index(priority), _LEVELS.index(floor))]
+
+
+@dataclass(frozen=True)
+class EscalationRules:
+    p1: tuple[tuple[str, re.Pattern[str]], ...]
+    p2: tuple[tuple[str, re.Pattern[str]], ...]
+
+    @classmethod
+    def from_taxonomy(cls, taxonomy: Taxonomy) -> EscalationRules:
+        def comp(level: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+            rules = taxonomy.escalation.get(level, {})
+            return tuple((name, re.compile(p, re.I)) for name, p in rules.items())
+
+        return cls(p1=comp("p1"), p2=comp("p2"))
+
+    def p1_reasons(self, text: str) -> list[str]:
+        return [name for name, rx in self.p1 if rx.search(text)]
+
+    def p2_reasons(self, text: str) -> list[str]:
+        return [name for name, rx in self.p2 if rx.search(text)]
+
+
+@dataclass(frozen=True)
+class TopicTagger:
+    table: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def from_taxonomy(cls, taxonomy: Taxonomy) -> TopicTagger:
+        return cls(tuple((t, tuple(w.lower() for w in ws)) for t, ws in taxonomy.topics.items()))
+
+    def tag(self, text: str) -> tuple[str, ...]:
+        low = text.lower()
+        return tuple(topic for topic, words in self.table if any(w in low for w in words))

@@ -1,0 +1,30 @@
+"""内容摘要 (one line, ≤ 30 characters, the core problem) and keywords. Pure."""
+
+from __future__ import annotations
+
+import re
+
+MAX_SUMMARY = 30
+_CLAUSE = re.compile(r"[。！？!?；;\n]+|[,，](?=\s*(但|可是|结果|然而|现在|还是|一直))")
+_GREETING = re.compile(
+    r"^(您好|你好|hi|hello|在吗|亲|客服|尊敬的.{0,12}|麻烦(问一下|问下)?|打扰一下|请问一下)[,，!！。~\s]*",
+    re.I,
+)
+_PROBLEM_CUES = (
+    "失败", "闪退", "崩溃", "无法", "不能", "没有", "没收到", "扣", "退款", "错误", "报错", "慢", "卡",
+    "投诉", "丢", "坏", "差", "希望", "建议", "请问", "怎么", "为什么", "不", "没",
+)
+
+
+def _score(clause: str) -> int:
+    return sum(clause.count(c) for c in _PROBLEM_CUES)
+
+
+def summarize(text: str) -> str:
+    clauses = [c.strip(" ,，:：") for c in _CLAUSE.split(text) if c and c.strip(" ,，:：")]
+    clauses = [_GREETING.sub("", c).strip() for c in clauses if c not in ("但", "可是", "结果", "然而", "现在", "还是", "一直")]
+    clauses = [c for c in clauses if len(c) >= 4] or clauses or [text.strip()]
+    # The first clause that names a problem; ties go to the earlier one.
+    best = max(clauses[:8], key=lambda c: (_score(c) > 0, -clauses.index(c)))
+    best = re.sub(r"\s+", " ", best)
+    return best if len(best) <= MAX_SUMMARY else best[: MAX_SUMMARY - 1] + "…"
