@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import os
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,6 +75,26 @@ class BusinessSettings(Section):
     routing_file: str | None = None
     sla_file: str | None = None
     holidays_file: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("ticket_number_format")
+    @classmethod
+    def _format_works(cls, v: str) -> str:
+        try:
+            sample = v.format(date=date(2023, 10, 1), seq=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"cannot format with date and seq: {exc}") from exc
+        if sample == v.format(date=date(2023, 10, 1), seq=2):
+            raise ValueError("must contain {seq}")
+        return v
 
 
 class PrivacySettings(Section):

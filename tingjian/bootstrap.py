@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config import Settings, load_business_rules
-from config.settings import ConfigError
 from models import Topics
 from tingjian.errors import TransportError
 from tingjian.runtime.consumer_loop import ConsumerLoop
@@ -40,10 +39,7 @@ def stop_on_signals() -> threading.Event:
 
 
 def timezone(settings: Settings) -> ZoneInfo:
-    try:
-        return ZoneInfo(settings.business.timezone)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"business.timezone: unknown time zone {settings.business.timezone!r}") from exc
+    return ZoneInfo(settings.business.timezone)  # validated with the settings
 
 
 def build_engine(settings: Settings) -> Any:
@@ -68,8 +64,8 @@ def build_engine(settings: Settings) -> Any:
 def run_triage(settings: Settings, metrics_port: int | None) -> int:
     from triage.service import TriageHandler
 
-    stop = stop_on_signals()
     engine = build_engine(settings)
+    stop = stop_on_signals()
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, topics)
     producer = make_producer(settings.kafka, client_suffix="-triage")
@@ -169,11 +165,26 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
         access_log=False,
         timeout_graceful_shutdown=8,
     )
+    server = _graceful_server(config)
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
         producer.close(timeout=5)
     return 0
+
+
+def _graceful_server(config: Any) -> Any:
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process
+    would die of the signal; a drained shutdown is a clean exit (code 0)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True  # not recorded: nothing is re-raised afterwards
+
+    return Server(config)
 
 
 def _port(flag: int | None, settings: Settings, offset: int) -> int:

@@ -1,0 +1,156 @@
+"""The whole pipeline as separate processes on the real broker and database."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from config import load_business_rules, load_settings
+from models import Topics
+from tests.helpers import Proc, count, env_with, feedback, free_port, wait_for
+from tingjian.runtime.kafka_io import Outgoing, ensure_topics, make_producer, send_all
+
+RULES = load_business_rules(load_settings().business)
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.stop_quietly()
+
+
+def _start(procs: list[Proc], env: dict[str, str], tmp: Path, name: str, *args: str) -> Proc:
+    p = Proc(list(args), env, tmp, name).start()
+    procs.append(p)
+    return p
+
+
+def _post(url: str, body: dict[str, object], key: str) -> int:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", "Idempotency-Key": key})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return int(r.status)
+
+
+def test_500_posts_make_exactly_500_tickets(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+    port = free_port()
+    web = _start(procs, service_env, tmp_path, "web", "ingest", "web", "--port", str(port))
+    _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
+    _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    wait_for(healthy, 60, f"web /healthz\n{web.log()}")
+    sent = {}
+    for n in range(500):
+        fb = feedback(n)
+        body = {"text": fb.text, "name": fb.customer.name, "contact": fb.customer.phone}
+        assert _post(url + "/v1/feedback", body, f"e2e-{n}") == 202
+        sent[fb.text] = n
+    # a client retry with the same Idempotency-Key must not add anything
+    assert _post(url + "/v1/feedback", {"text": feedback(0).text}, "e2e-0") == 202
+
+    dsn = service_env["TINGJIAN_POSTGRES__DSN"]
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") >= 500, 120, "500 tickets")
+    time.sleep(2)  # anything extra would show up now
+    with psycopg.connect(dsn) as c:
+        rows = c.execute(
+            "SELECT ticket_no, content, customer_phone, type, priority, department, summary,"
+            " ack_due_at, submitted_at, resolve_due_at, model_version FROM tickets"
+        ).fetchall()
+    assert len(rows) == 500
+    assert len({r[0] for r in rows}) == 500
+    assert sorted(int(r[0][-4:]) for r in rows) == list(range(1, 501)) or len({r[0][3:11] for r in rows}) > 1
+    for no, content, phone, type_, prio, dept, summary, ack, submitted, resolve, mv in rows:
+        n = sent[content]
+        assert phone == f"139{n:08d}"
+        assert dept == RULES.routing.departments[type_]
+        assert prio in ("P1", "P2", "P3", "P4") and summary and len(summary) <= 30
+        hours = (ack - submitted).total_seconds() / 3600
+        assert hours == RULES.sla.acknowledge_for(prio)
+        assert (resolve is None) == (prio == "P4")
+        assert mv
+
+    # metrics are served and count what happened
+    body = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+    assert 'tingjian_messages_out_total{stage="ingest_web"' in body
+
+
+def test_sigkill_mid_stream_loses_and_doubles_nothing(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+    env = env_with(service_env, TINGJIAN_TRIAGE__BATCH_SIZE="50", TINGJIAN_SINK__BATCH_SIZE="50")
+    settings = load_settings({"kafka": {"bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"], "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"], "partitions": 3}})
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka)
+    total = 3000
+
+    def publish(lo: int, hi: int) -> None:
+        out = [Outgoing(topics.received, f"c{n}".encode(), feedback(n).model_dump_json().encode()) for n in range(lo, hi)]
+        send_all(producer, out, 30)
+
+    publish(0, 1000)
+    triage = _start(procs, env, tmp_path, "triage", "triage", "--metrics-port", "0")
+    sink = _start(procs, env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
+    dsn = env["TINGJIAN_POSTGRES__DSN"]
+    rnd = random.Random(3)
+    stored = lambda: count(dsn, "SELECT count(*) FROM ticket_feedback")  # noqa: E731
+
+    for round_, (lo, hi) in enumerate([(1000, 2000), (2000, 3000)]):
+        wait_for(lambda: stored() > 50 + round_ * 1000, 90, f"progress before kill {round_}\n{sink.log()}\n{triage.log()}")
+        publish(lo, hi)
+        time.sleep(rnd.uniform(0.05, 0.4))
+        triage.kill()
+        sink.kill()
+        assert stored() < total, "the kill came too late to test anything"
+        triage = _start(procs, env, tmp_path, f"triage{round_}", "triage", "--metrics-port", "0")
+        sink = _start(procs, env, tmp_path, f"sink{round_}", "sink", "crm", "--metrics-port", "0")
+
+    wait_for(lambda: stored() >= total, 180, f"all {total} items\n{sink.log()}\n{triage.log()}")
+    time.sleep(3)
+    with psycopg.connect(dsn) as c:
+        n_tickets, n_distinct_src, n_distinct_no = c.execute(
+            "SELECT count(*), count(DISTINCT source_id), count(DISTINCT ticket_no) FROM tickets"
+        ).fetchone()
+        seqs = [int(r[0][-4:]) for r in c.execute("SELECT ticket_no FROM tickets ORDER BY ticket_no")]
+    assert stored() == total
+    assert n_tickets == n_distinct_src == n_distinct_no == total
+    if len(set(r for r in seqs)) == total:
+        assert seqs == list(range(1, total + 1))  # gap-free (unless midnight passed)
+
+
+def test_sigterm_finishes_batch_and_exits_0_within_10s(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+    port = free_port()
+    web = _start(procs, service_env, tmp_path, "web", "ingest", "web", "--port", str(port))
+    triage = _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
+    sink = _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
+    dsn = service_env["TINGJIAN_POSTGRES__DSN"]
+
+    def up() -> bool:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, "web up")
+    for n in range(20):
+        assert _post(f"http://127.0.0.1:{port}/v1/feedback", {"text": feedback(n).text, "contact": f"139{n:08d}"}, f"t{n}") == 202
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") == 20, 60, "20 tickets")
+    for p in (web, triage, sink):
+        started = time.monotonic()
+        assert p.terminate(timeout=10) == 0, p.log()
+        assert time.monotonic() - started < 10

@@ -1,0 +1,91 @@
+"""The CRM store against a real PostgreSQL: idempotence, offsets, numbering."""
+
+import re
+import threading
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from config import load_business_rules, load_settings
+from sinks.crm.migrate import check_schema, current_version, latest_version, migrate
+from sinks.crm.store import CrmStore
+from tests.helpers import count, feedback
+from tingjian.errors import SchemaError
+from triage.classifier import KeywordClassifier
+from triage.engine import TriageEngine
+
+TZ = ZoneInfo("Asia/Shanghai")
+ENGINE = TriageEngine(load_business_rules(load_settings().business), KeywordClassifier(), "k" * 16, TZ)
+FMT = "CRM{date:%Y%m%d}{seq:04d}"
+
+
+def triaged(n: int):
+    return ENGINE.triage_batch([feedback(n)], datetime.now(UTC))[0]
+
+
+def test_migrate_is_idempotent_and_checked(fresh_db: str, pg_admin_dsn: str) -> None:
+    assert migrate(fresh_db) == []  # already applied by the fixture
+    with psycopg.connect(fresh_db) as c:
+        assert current_version(c) == latest_version()
+        check_schema(c)
+    empty = pg_admin_dsn.rpartition("/")[0] + "/postgres"
+    with psycopg.connect(empty) as c, pytest.raises(SchemaError, match="tingjian db migrate"):
+        check_schema(c)
+
+
+def test_redelivered_batch_makes_no_second_ticket(fresh_db: str) -> None:
+    store = CrmStore(fresh_db, FMT, TZ)
+    batch = [triaged(i) for i in range(20)]
+    assert store.write_batch(batch, "g", {("t", 0): 20}) == (20, 0, 0)
+    assert store.write_batch(batch, "g", {("t", 0): 20}) == (0, 0, 20)
+    assert count(fresh_db, "SELECT count(*) FROM tickets") == 20
+    assert store.stored_offsets("g", [("t", 0), ("t", 1)]) == {("t", 0): 20}
+    # offsets never go backwards (a zombie worker's late commit)
+    store.write_batch([], "g", {("t", 0): 5})
+    assert store.stored_offsets("g", [("t", 0)]) == {("t", 0): 20}
+
+
+def test_ticket_fields_follow_spec(fresh_db: str) -> None:
+    store = CrmStore(fresh_db, FMT, TZ)
+    t = triaged(4)
+    store.write_batch([t], "g", {})
+    with psycopg.connect(fresh_db) as c:
+        row = c.execute(
+            "SELECT ticket_no, type, priority, department, summary, ack_due_at, state,"
+            " (SELECT count(*) FROM ticket_events e WHERE e.ticket_id = tickets.id) FROM tickets"
+        ).fetchone()
+    day = t.feedback.received_at.astimezone(TZ).strftime("%Y%m%d")
+    assert row[0] == f"CRM{day}0001"
+    assert row[1:5] == (t.triage.type, t.triage.priority, t.triage.department, t.triage.summary)
+    assert row[5] == t.triage.sla.acknowledge_by
+    assert row[6] == "新建" and row[7] == 1
+
+
+def test_numbers_are_unique_and_gap_free_with_concurrent_writers(fresh_db: str) -> None:
+    items = [triaged(i) for i in range(200)]
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        store = CrmStore(fresh_db, FMT, TZ)
+        try:
+            for j in range(k, 200, 4):
+                store.write_batch([items[j]], f"g{k}", {})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    with psycopg.connect(fresh_db) as c:
+        nos = [r[0] for r in c.execute("SELECT ticket_no FROM tickets").fetchall()]
+    assert len(nos) == len(set(nos)) == 200
+    seqs = sorted(int(n[-4:]) for n in nos)
+    assert seqs == list(range(1, 201))
+    assert all(re.fullmatch(r"CRM\d{8}\d{4}", n) for n in nos)

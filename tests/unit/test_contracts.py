@@ -1,0 +1,44 @@
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from models import FeedbackReceived, Topics
+
+
+def _item(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "channel": "web_form",
+        "source_id": "s1",
+        "received_at": datetime(2026, 1, 5, 3, 0, tzinfo=UTC).isoformat(),
+        "text": "闪退",
+    }
+    base.update(kw)
+    return base
+
+
+def test_roundtrip_keeps_schema_version() -> None:
+    item = FeedbackReceived.model_validate(_item())
+    again = FeedbackReceived.model_validate_json(item.model_dump_json())
+    assert again == item
+    assert again.schema_version == 1
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        FeedbackReceived.model_validate(_item(colour="red"))
+
+
+def test_newer_schema_version_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        FeedbackReceived.model_validate(_item(schema_version=2))
+
+
+def test_naive_timestamp_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        FeedbackReceived.model_validate(_item(received_at="2026-01-05T03:00:00"))
+
+
+def test_topics_live_in_one_place_and_take_a_prefix() -> None:
+    t = Topics("x.")
+    assert t.all() == ("x.feedback.received", "x.feedback.triaged", "x.feedback.quarantine", "x.feedback.dlq")

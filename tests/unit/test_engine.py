@@ -1,0 +1,92 @@
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from config import load_business_rules, load_settings
+from models import Customer, FeedbackReceived, FeedbackTriaged, Quarantined
+from triage.classifier import Prediction
+from triage.engine import TriageEngine
+
+RULES = load_business_rules(load_settings().business)
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+class Fixed:
+    """A classifier that says what the test tells it, to isolate the rules."""
+
+    version = "fixed-1"
+
+    def __init__(self, type_: str, priority: str, conf: float = 0.9) -> None:
+        self.p = Prediction(type_, conf, priority, conf, "negative", -0.5, conf)
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return [self.p for _ in texts]
+
+
+def engine(type_: str, priority: str, conf: float = 0.9) -> TriageEngine:
+    return TriageEngine(RULES, Fixed(type_, priority, conf), "test-key-1234", ZoneInfo("Asia/Shanghai"))
+
+
+def item(text: str, **kw: object) -> FeedbackReceived:
+    return FeedbackReceived(channel=kw.pop("channel", "web_form"), source_id="s", received_at=NOW, text=text, **kw)  # type: ignore[arg-type]
+
+
+def one(e: TriageEngine, it: FeedbackReceived) -> FeedbackTriaged:
+    out = e.triage_batch([it], NOW)[0]
+    assert isinstance(out, FeedbackTriaged)
+    return out
+
+
+def test_p1_rule_cannot_be_lowered_by_the_model() -> None:
+    out = one(engine("bug", "P4"), item("付款后银行卡扣了两次，请退款"))
+    assert out.triage.priority == "P1"
+    assert "rule:money_lost" in out.triage.escalations
+
+
+def test_public_opinion_threat_is_p1() -> None:
+    out = one(engine("complaint", "P3"), item("再不处理我就打12315投诉"))
+    assert out.triage.priority == "P1"
+
+
+def test_repeat_complaint_is_at_least_p2() -> None:
+    out = one(engine("complaint", "P4"), item("这是我第三次反映这个问题了"))
+    assert out.triage.priority == "P2"
+
+
+def test_high_value_customer_raises_one_level() -> None:
+    out = one(engine("ux", "P3"), item("按钮有点小", customer=Customer(segment="高价值客户")))
+    assert out.triage.priority == "P2"
+
+
+def test_angry_tone_alone_does_not_escalate() -> None:
+    out = one(engine("ux", "P3"), item("气死我了！！！这个图标颜色太丑了！！！"))
+    assert out.triage.priority == "P3"
+    assert out.triage.escalations == ()
+
+
+def test_spam_is_quarantined_with_reason() -> None:
+    out = engine("spam", "P4").triage_batch([item("加微信领红包")], NOW)[0]
+    assert isinstance(out, Quarantined) and out.reason == "spam"
+
+
+def test_routing_and_sla_come_from_config() -> None:
+    out = one(engine("suggestion", "P4"), item("希望增加批量导出"))
+    assert out.triage.department == RULES.routing.departments["suggestion"] == "产品部"
+    assert out.triage.sla.queue == "需求池"
+
+
+def test_survey_nps_6_is_a_retention_item() -> None:
+    out = one(engine("complaint", "P4"), item("一般吧", channel="survey", metadata={"nps": "6"}))
+    assert out.triage.priority == "P2" and "survey:retention" in out.triage.escalations
+
+
+def test_low_confidence_needs_review() -> None:
+    out = one(engine("bug", "P3", conf=0.3), item("有点问题"))
+    assert out.triage.needs_review
+    assert not one(engine("bug", "P3", conf=0.95), item("有点问题")).triage.needs_review
+
+
+def test_summary_is_one_line_at_most_30_chars() -> None:
+    text = "您好！" + "我们公司的账号在批量导入客户名单时一直提示格式错误，" * 4
+    s = one(engine("bug", "P3"), item(text)).triage.summary
+    assert len(s) <= 30 and "\n" not in s and not s.startswith("您好")

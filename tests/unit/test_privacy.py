@@ -1,0 +1,40 @@
+import io
+import json
+import logging
+
+from tingjian.logs import JsonFormatter
+from tingjian.privacy import customer_key, mask_email, mask_phone, mask_text
+
+
+def test_masks_follow_spec_format() -> None:
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_email("wang@example.com") == "w***@example.com"
+
+
+def test_mask_text_finds_phones_and_emails_in_prose() -> None:
+    out = mask_text("请联系13812345678或者+86 139-0000-1111，邮箱 li.na@example.com")
+    assert "13812345678" not in out and "li.na@" not in out and "0000-1111" not in out
+    assert "138****5678" in out and "l***@example.com" in out
+
+
+def test_customer_key_is_keyed_and_normalised() -> None:
+    a = customer_key("key-one-123", phone="+86 138-1234-5678", email=None, account=None)
+    b = customer_key("key-one-123", phone="13812345678", email=None, account=None)
+    c = customer_key("key-two-456", phone="13812345678", email=None, account=None)
+    assert a == b and a != c
+    assert "13812345678" not in (a or "")
+    assert customer_key("k" * 8, phone=None, email=None, account=None) is None
+
+
+def test_log_lines_are_json_and_masked() -> None:
+    buf = io.StringIO()
+    h = logging.StreamHandler(buf)
+    h.setFormatter(JsonFormatter())
+    log = logging.getLogger("t.privacy")
+    log.addHandler(h)
+    log.propagate = False
+    log.warning("customer %s wrote", "13812345678", extra={"contact": "zhang.san@example.com"})
+    line = buf.getvalue().strip()
+    doc = json.loads(line)
+    assert doc["msg"] == "customer 138****5678 wrote"
+    assert doc["contact"] == "z***@example.com"

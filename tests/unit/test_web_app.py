@@ -1,0 +1,94 @@
+"""The web connector's HTTP contract, with the Kafka write replaced by a
+recorder (the real Kafka path is covered by the e2e tests)."""
+
+import json
+import random
+
+import pytest
+from starlette.testclient import TestClient
+
+from ingest.web.app import create_app
+from models import FeedbackReceived
+from tingjian.errors import TransportError
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.fail = False
+
+    def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        if self.fail:
+            raise TransportError("broker down")
+        self.sent.append((topic, key, value))
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(rec: Recorder) -> TestClient:
+    app = create_app(rec, topic="feedback.received", hash_key="k" * 16, max_body_bytes=2048, health=lambda: {"ok": True})
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def test_json_post_is_accepted_after_the_write(client: TestClient, rec: Recorder) -> None:
+    r = client.post("/v1/feedback", json={"text": "APP闪退", "name": "王先生", "contact": "13812345678"})
+    assert r.status_code == 202
+    assert len(rec.sent) == 1
+    item = FeedbackReceived.model_validate_json(rec.sent[0][2])
+    assert item.channel == "web_form" and item.customer.phone == "13812345678"
+    assert item.source_id == r.json()["receipt_id"]
+    assert b"13812345678" not in rec.sent[0][1]  # partition key is a hash
+
+
+def test_form_encoded_post(client: TestClient, rec: Recorder) -> None:
+    r = client.post("/v1/feedback", data={"text": "希望增加夜间模式", "nps": "9"})
+    assert r.status_code == 202
+    assert FeedbackReceived.model_validate_json(rec.sent[0][2]).metadata["nps"] == "9"
+
+
+def test_per_field_errors(client: TestClient, rec: Recorder) -> None:
+    r = client.post("/v1/feedback", json={"text": "", "nps": 11, "contact": "not-a-contact", "x": 1})
+    assert r.status_code == 400
+    fields = {e["field"] for e in r.json()["fields"]}
+    assert {"text", "nps", "contact", "x"} <= fields
+    assert rec.sent == []
+
+
+def test_too_large_is_413(client: TestClient) -> None:
+    r = client.post("/v1/feedback", json={"text": "长" * 3000})
+    assert r.status_code == 413
+
+
+def test_kafka_down_is_503_never_2xx(client: TestClient, rec: Recorder) -> None:
+    rec.fail = True
+    r = client.post("/v1/feedback", json={"text": "闪退"})
+    assert r.status_code == 503 and r.headers["retry-after"]
+
+
+def test_idempotency_key_makes_retries_safe(client: TestClient, rec: Recorder) -> None:
+    h = {"Idempotency-Key": "abc-1"}
+    a = client.post("/v1/feedback", json={"text": "闪退"}, headers=h)
+    b = client.post("/v1/feedback", json={"text": "闪退"}, headers=h)
+    assert a.status_code == b.status_code == 202
+    assert a.json() == b.json()
+    assert len(rec.sent) == 1
+
+
+def test_honeypot_is_not_forwarded(client: TestClient, rec: Recorder) -> None:
+    r = client.post("/v1/feedback", json={"text": "hello", "website": "http://bot"})
+    assert r.status_code == 202 and rec.sent == []
+
+
+def test_no_input_makes_a_500(client: TestClient) -> None:
+    rnd = random.Random(7)
+    bodies = [b"", b"null", b"[]", b"{", b"\xff\xfe", json.dumps({"text": None}).encode(),
+              json.dumps({"text": {"a": 1}}).encode(), json.dumps({"text": "x" * 10, "nps": "abc"}).encode()]
+    bodies += [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))) for _ in range(200)]
+    for body in bodies:
+        for ctype in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
+            r = client.post("/v1/feedback", content=body, headers={"Content-Type": ctype})
+            assert r.status_code < 500, (body, ctype, r.status_code)
