@@ -72,14 +72,17 @@ def run_triage(settings: Settings, metrics_port: int | None) -> int:
     consumer = make_consumer(
         settings.kafka, group_id=settings.triage.group_id, max_poll_records=settings.triage.batch_size
     )
-    handler = TriageHandler(engine, producer, topics)
+    from triage.reload import ModelWatcher
+
+    watcher = ModelWatcher(engine, settings.triage.model_path)
+    handler = TriageHandler(engine, producer, topics, watcher=watcher)
     loop = ConsumerLoop(consumer, [topics.received], handler, stop, poll_timeout_ms=settings.triage.poll_timeout_ms)
 
     def health() -> dict[str, Any]:
         kafka_ok = check_reachable(producer, topics.triaged)
         return {"ok": kafka_ok and loop.last_error is None, "kafka": kafka_ok,
                 "batches": loop.batches_done, "last_error": loop.last_error,
-                "model_version": engine.classifier.version}
+                "model_version": engine.classifier.version, "model_refused": watcher.refused}
 
     ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 1), health).start()
     log.info("triage started", extra={"metrics_port": ops.port, "model_version": engine.classifier.version})

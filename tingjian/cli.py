@@ -53,6 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(tickets)
     tickets.add_argument("--limit", type=int, default=20)
 
+    model = sub.add_parser("model", help="triage model bundle").add_subparsers(dest="modelcmd", required=True)
+    train = model.add_parser("train", help="train the bundle from labeled feedback")
+    _common(train)
+    train.add_argument("--data", default=None, help="labeled JSONL (default ../shared/data/feedback_labeled.jsonl)")
+    train.add_argument("--out", default=None, help="bundle path (default triage.model_path)")
+
+    cls = sub.add_parser("classify", help="triage a JSONL file exactly like the stream, without Kafka")
+    _common(cls)
+    cls.add_argument("input")
+    cls.add_argument("-o", "--output", required=True)
+    cls.add_argument("--errors", default=None, help="where invalid lines go (default OUTPUT.errors.jsonl)")
+
+    ev = sub.add_parser("eval", help="cross-validated metrics of the triage models")
+    _common(ev)
+    ev.add_argument("--data-dir", default=None, help="the shared data folder (default ../shared/data)")
+    ev.add_argument("--folds", type=int, default=5)
+    ev.add_argument("--features", choices=["chars", "words"], default="chars")
+    ev.add_argument("--json", dest="json_out", default=None, help="also write the full report as JSON")
+    ev.add_argument("--skip-cross-domain", action="store_true")
+
     feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
     feed.add_argument("file")
     feed.add_argument("--url", default="http://127.0.0.1:8080/v1/feedback")
@@ -113,6 +133,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         created = ensure_topics(settings.kafka)
         print("created: " + ", ".join(created) if created else "topics exist")
         return 0
+    if ns.cmd in ("model", "classify", "eval"):
+        from tingjian import data_tools
+
+        return data_tools.dispatch(ns, settings)
     if ns.cmd == "tickets":
         from tingjian.tools import print_tickets
 

@@ -15,6 +15,7 @@ from tingjian.runtime.dead_letter import dead_letter
 from tingjian.runtime.kafka_io import Outgoing, send_all
 from tingjian.runtime.observability import DEAD_LETTERS, ERRORS, MESSAGES_OUT, QUARANTINED
 from triage.engine import TriageEngine
+from triage.reload import ModelWatcher
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ class TriageHandler:
         producer: KafkaProducer,
         topics: Topics,
         produce_timeout_s: float = 30.0,
+        watcher: ModelWatcher | None = None,
     ) -> None:
+        self._watcher = watcher
         self._engine = engine
         self._producer = producer
         self._topics = topics
@@ -38,6 +41,8 @@ class TriageHandler:
         pass  # committed Kafka offsets are the checkpoint for this stage
 
     def handle(self, records: Sequence[ConsumerRecord]) -> None:
+        if self._watcher is not None:
+            self._watcher.maybe_reload()  # between batches: one batch, one model
         out: list[Outgoing] = []
         items: list[tuple[ConsumerRecord, FeedbackReceived]] = []
         for r in records:

@@ -1,0 +1,86 @@
+"""The data team's commands: ``model train``, ``classify``, ``eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from config import Settings
+from tingjian.errors import TingjianError
+
+
+def default_data_dir() -> Path:
+    # The project is cloned beside ../shared; fall back to the working directory's.
+    for base in (Path(__file__).resolve().parents[2], Path.cwd().parent, Path.cwd()):
+        if (base / "shared" / "data" / "feedback_labeled.jsonl").is_file():
+            return base / "shared" / "data"
+    raise TingjianError("labeled data not found: pass --data / --data-dir")
+
+
+def dispatch(ns: argparse.Namespace, settings: Settings) -> int:
+    if ns.cmd == "model":
+        return train(settings, ns.data, ns.out)
+    if ns.cmd == "classify":
+        return classify(settings, Path(ns.input), Path(ns.output), Path(ns.errors) if ns.errors else None)
+    return evaluate(ns)
+
+
+def train(settings: Settings, data: str | None, out: str | None) -> int:
+    from triage.bundle import save_bundle
+    from triage.training import crossval, file_hash, fit_bundle, load_labeled
+
+    path = Path(data) if data else default_data_dir() / "feedback_labeled.jsonl"
+    rows = load_labeled(path)
+    report = crossval(rows, folds=5)
+    metrics = {k: {"macro_f1": report[k]["macro_f1"], "per_class": report[k]["per_class"]} for k in ("type", "priority", "sentiment")}
+    bundle = fit_bundle(rows, data_hash=file_hash(path), extra_meta={"metrics_cv5": metrics, "data_path": str(path)})
+    dest = Path(out or settings.triage.model_path)
+    save_bundle(bundle, dest)
+    print(f"model {bundle.version} -> {dest}")
+    print(f"cv5 macro-F1: type {metrics['type']['macro_f1']:.3f}, priority {metrics['priority']['macro_f1']:.3f}, sentiment {metrics['sentiment']['macro_f1']:.3f}")
+    return 0
+
+
+def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> int:
+    from tingjian.bootstrap import build_engine
+    from triage.batch import classify_file
+
+    if not src.is_file():
+        raise TingjianError(f"input not found: {src}")
+    engine = build_engine(settings)
+    stats = classify_file(engine, src, dst, errors)
+    print(f"classified {stats['ok']} items with {engine.classifier.version}; {stats['invalid']} invalid lines", file=sys.stderr)
+    return 0
+
+
+def evaluate(ns: argparse.Namespace) -> int:
+    from triage.training import (
+        cross_domain_sentiment,
+        crossval,
+        format_report,
+        load_labeled,
+        snownlp_baseline,
+    )
+
+    data_dir = Path(ns.data_dir) if ns.data_dir else default_data_dir()
+    rows = load_labeled(data_dir / "feedback_labeled.jsonl")
+    rep = crossval(rows, folds=ns.folds, features=ns.features)
+    print(f"# Stratified {ns.folds}-fold cross-validation on {len(rows)} labeled items ({ns.features} features)\n")
+    for k in ("type", "priority", "sentiment"):
+        print(format_report(rep[k]) + "\n")
+    p1 = rep["priority"]["per_class"]["P1"]["recall"]
+    print(f"P1 recall: {p1:.3f}\n")
+    base = snownlp_baseline(rows)
+    rep["snownlp"] = base
+    print(format_report(base) + "\n")
+    if not ns.skip_cross_domain:
+        cd = cross_domain_sentiment(data_dir)
+        rep["cross_domain_sentiment"] = cd
+        print("# Binary sentiment on a review domain absent from training")
+        for r in cd:
+            print(f"  held out {r['held_out']:<28} accuracy {r['accuracy']:.3f}  (train {r['train_examples']}, test {r['test_examples']})")
+    if ns.json_out:
+        Path(ns.json_out).write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0

@@ -1,0 +1,100 @@
+"""``tingjian classify``: the stream's triage, run over a JSONL file, no Kafka."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from models import Customer, FeedbackReceived, FeedbackTriaged
+from tingjian.privacy import mask_text
+from triage.engine import TriageEngine
+
+
+class InputLine(BaseModel):
+    # Labeled files carry their labels beside the input: those are ignored.
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    channel: str
+    subject: str | None = None
+    text: str
+    customer: dict[str, str | None] | None = None
+    received_at: datetime | None = None
+
+
+def _progress(done: int, total: int, out: IO[str]) -> None:
+    if not out.isatty() and done % 1000 and done != total:
+        return
+    width = 30
+    filled = int(width * done / total) if total else width
+    out.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        out.write("\n")
+    out.flush()
+
+
+def classify_file(engine: TriageEngine, src: Path, dst: Path, errors: Path | None = None, chunk: int = 256) -> dict[str, int]:
+    errors = errors or dst.with_name(dst.name + ".errors.jsonl")
+    lines = src.read_text(encoding="utf-8").splitlines()
+    total = len(lines)
+    stats = {"ok": 0, "invalid": 0}
+    now = datetime.now(UTC)
+    with dst.open("w", encoding="utf-8") as out, errors.open("w", encoding="utf-8") as err:
+        pending: list[tuple[str, FeedbackReceived]] = []
+
+        def flush() -> None:
+            results = engine.triage_batch([i for _, i in pending], now)
+            for (rid, item), res in zip(pending, results, strict=True):
+                out.write(json.dumps(_row(rid, item, res), ensure_ascii=False) + "\n")
+                stats["ok"] += 1
+            pending.clear()
+
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                d = InputLine.model_validate_json(line)
+                item = FeedbackReceived(
+                    channel=d.channel,  # type: ignore[arg-type]
+                    source_id=d.id,
+                    received_at=d.received_at if d.received_at and d.received_at.tzinfo else now,
+                    subject=d.subject,
+                    text=d.text,
+                    customer=Customer(**{k: v for k, v in (d.customer or {}).items() if k in ("name", "phone", "email", "account")}),
+                )
+                pending.append((d.id, item))
+            except ValidationError as exc:
+                stats["invalid"] += 1
+                detail = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in exc.errors()
+                )
+                err.write(json.dumps({"line": n, "error": mask_text(detail)[:500]}, ensure_ascii=False) + "\n")
+            if len(pending) >= chunk:
+                flush()
+            _progress(n, total, sys.stderr)
+        if pending:
+            flush()
+    return stats
+
+
+def _row(rid: str, item: FeedbackReceived, res: Any) -> dict[str, Any]:
+    if isinstance(res, FeedbackTriaged):
+        t = res.triage
+        dup = t.duplicate_of.partition(":")[2] if t.duplicate_of else None
+        return {
+            "id": rid, "type": t.type, "type_confidence": t.type_confidence, "priority": t.priority,
+            "priority_confidence": t.priority_confidence, "sentiment": t.sentiment,
+            "sentiment_score": t.sentiment_score, "topics": list(t.topics), "summary": t.summary,
+            "keywords": list(t.keywords), "duplicate_of": dup, "incident": t.incident,
+            "needs_review": t.needs_review, "department": t.department,
+            "sla": t.sla.model_dump(mode="json"), "model_version": t.model_version,
+            "escalations": list(t.escalations),
+        }
+    return {"id": rid, "type": "spam" if res.reason == "spam" else None, "quarantined": res.reason,
+            "detail": res.detail, "priority": "P4", "duplicate_of": None, "incident": False,
+            "needs_review": False, "department": None, "sla": None, "model_version": None}

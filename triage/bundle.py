@@ -1,0 +1,138 @@
+"""The trained triage model bundle: three calibrated linear classifiers on
+character n-grams (type, priority, sentiment), saved with library versions,
+training-data hash and cross-validated metrics.
+
+File layout: ``NAME`` (pickle) and ``NAME.json`` (manifest with the pickle's
+sha256). A bundle whose bytes do not match the manifest is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tingjian.errors import ModelError
+from triage.classifier import Prediction
+
+_PLACEHOLDERS = {"URL", "EMAIL", "PHONE", "ORDERNO"}
+# Function words and fillers that carry no topic, frequent in feedback.
+_STOP = frozenset(
+    "一直 以后 之后 现在 已经 还是 不行 没有 什么 怎么 这个 那个 我们 你们 他们 自己 就是 但是 然后 因为 所以"
+    " 可以 不能 一下 一个 还有 而且 或者 如果 这样 那样 真的 非常 感觉 时候 问题 请问 您好 你好 谢谢 麻烦".split()
+)
+SENTIMENT_SIGN = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+
+
+@dataclass
+class TriageBundle:
+    version: str
+    vectorizer: Any
+    type_model: Any
+    priority_model: Any
+    sentiment_model: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+    _kw_index: Any = None
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if not texts:
+            return []
+        X = self.vectorizer.transform(texts)
+        out: list[Prediction] = []
+        tp = self.type_model.predict_proba(X)
+        pp = self.priority_model.predict_proba(X)
+        sp = self.sentiment_model.predict_proba(X)
+        tc, pc, sc = self.type_model.classes_, self.priority_model.classes_, self.sentiment_model.classes_
+        signs = np.array([SENTIMENT_SIGN[c] for c in sc])
+        for i in range(len(texts)):
+            ti, pi, si = int(tp[i].argmax()), int(pp[i].argmax()), int(sp[i].argmax())
+            out.append(
+                Prediction(
+                    type=str(tc[ti]),
+                    type_confidence=float(tp[i, ti]),
+                    priority=str(pc[pi]),
+                    priority_confidence=float(pp[i, pi]),
+                    sentiment=str(sc[si]),
+                    # expected polarity: P(pos) - P(neg), in [-1, 1]
+                    sentiment_score=float(np.clip(sp[i] @ signs, -1, 1)),
+                    sentiment_confidence=float(sp[i, si]),
+                )
+            )
+        return out
+
+    def keywords(self, text: str, k: int) -> tuple[str, ...]:
+        """Top words of the text by corpus IDF (jieba segmentation)."""
+        from triage.features import jieba_words
+
+        idf: dict[str, float] = self.meta.get("keyword_idf", {})
+        if not idf:
+            return ()
+        seen: dict[str, float] = {}
+        for w in jieba_words(text):
+            if len(w) >= 2 and w in idf and w not in _PLACEHOLDERS and w not in _STOP:
+                seen[w] = seen.get(w, 0.0) + idf[w]
+        return tuple(sorted(seen, key=lambda w: -seen[w])[:k])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_bundle(bundle: TriageBundle, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("wb") as fh:
+        pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    manifest = {
+        "version": bundle.version,
+        "sha256": _sha256(tmp),
+        "python": platform.python_version(),
+        **{k: v for k, v in bundle.meta.items() if k != "keyword_idf"},
+    }
+    mtmp = path.with_name(path.name + ".json.tmp")
+    mtmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    # Manifest first, then the model: a watcher that sees the new model file
+    # always finds the manifest that vouches for it.
+    mtmp.replace(path.with_name(path.name + ".json"))
+    tmp.replace(path)
+    return path
+
+
+def load_bundle(path: Path) -> TriageBundle:
+    manifest_path = path.with_name(path.name + ".json")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model manifest {manifest_path} missing or unreadable: {exc}") from exc
+    actual = _sha256(path)
+    if manifest.get("sha256") != actual:
+        raise ModelError(
+            f"model {path} does not match its manifest (sha256 {actual[:12]}… != "
+            f"{str(manifest.get('sha256'))[:12]}…): refusing to load it"
+        )
+    import sklearn
+
+    if manifest.get("libraries", {}).get("scikit-learn") not in (None, sklearn.__version__):
+        raise ModelError(
+            f"model {path} was trained with scikit-learn {manifest['libraries']['scikit-learn']},"
+            f" this is {sklearn.__version__}: retrain with `tingjian model train`"
+        )
+    try:
+        with path.open("rb") as fh:
+            bundle = pickle.load(fh)  # noqa: S301 - integrity checked above
+    except Exception as exc:
+        raise ModelError(f"cannot unpickle model {path}: {exc}") from exc
+    if not isinstance(bundle, TriageBundle):
+        raise ModelError(f"{path} is not a triage bundle")
+    return bundle
