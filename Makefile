@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+MODEL := .run/models/triage.bundle
+
 .PHONY: install services stop status run test unit model eval bench lint clean
 
 $(STAMP): pyproject.toml
@@ -13,6 +15,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The default bundle is trained on first use from ../shared/data (about 30 s).
+$(MODEL): | $(STAMP)
+	$(BIN)/tingjian model train --out $(MODEL)
+
+## Retrain the triage model bundle from the labeled data.
+model: install
+	$(BIN)/tingjian model train --out $(MODEL)
+
+## Cross-validated metrics (the README's table).
+eval: install
+	$(BIN)/tingjian eval
+
+## Triage throughput on one core.
+bench: install $(MODEL)
+	OMP_NUM_THREADS=1 taskset -c 0 $(BIN)/python -m bench.triage_bench
+
 services:
 	scripts/services.sh start
 
@@ -20,7 +38,7 @@ status:
 	scripts/services.sh status; scripts/pipeline.sh status
 
 ## Start the services and every pipeline process, feed examples/, print tickets.
-run: install services
+run: install services $(MODEL)
 	scripts/pipeline.sh start
 	$(BIN)/tingjian feed examples/feedback.jsonl
 	scripts/pipeline.sh wait-tickets $$(grep -c . examples/feedback.jsonl)
@@ -32,7 +50,7 @@ stop:
 	scripts/services.sh stop
 
 ## The whole suite (unit, integration, e2e) against real Kafka and PostgreSQL.
-test: install services
+test: install services $(MODEL)
 	$(BIN)/python -m pytest
 
 unit: install

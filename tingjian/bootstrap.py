@@ -42,7 +42,7 @@ def timezone(settings: Settings) -> ZoneInfo:
     return ZoneInfo(settings.business.timezone)  # validated with the settings
 
 
-def build_engine(settings: Settings) -> Any:
+def build_engine(settings: Settings, *, durable_dedup: bool = True) -> Any:
     from triage.engine import TriageEngine
     from triage.model_loader import load_classifier
 
@@ -56,7 +56,7 @@ def build_engine(settings: Settings) -> Any:
         hash_key=settings.privacy.hash_key,
         timezone=timezone(settings),
         review_threshold=settings.triage.review_threshold,
-        dedup=build_deduplicator(settings),
+        dedup=build_deduplicator(settings, durable=durable_dedup),
         keywords=keywords,
     )
 
@@ -64,6 +64,7 @@ def build_engine(settings: Settings) -> Any:
 def run_triage(settings: Settings, metrics_port: int | None) -> int:
     from triage.service import TriageHandler
 
+    _check_store_schema(settings)
     engine = build_engine(settings)
     stop = stop_on_signals()
     topics = Topics(settings.kafka.topic_prefix)
@@ -188,6 +189,20 @@ def _graceful_server(config: Any) -> Any:
             self.should_exit = True  # not recorded: nothing is re-raised afterwards
 
     return Server(config)
+
+
+def _check_store_schema(settings: Settings) -> None:
+    """Triage keeps its dedup index in the CRM database: it must be migrated."""
+    import psycopg
+
+    from sinks.crm.migrate import check_schema
+    from tingjian.errors import StoreError
+
+    try:
+        with psycopg.connect(settings.postgres.dsn, connect_timeout=10) as conn:
+            check_schema(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot reach PostgreSQL for the dedup index: {exc}") from exc
 
 
 def _port(flag: int | None, settings: Settings, offset: int) -> int:

@@ -49,7 +49,7 @@ def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> i
 
     if not src.is_file():
         raise TingjianError(f"input not found: {src}")
-    engine = build_engine(settings)
+    engine = build_engine(settings, durable_dedup=False)  # dedup in file order, in memory
     stats = classify_file(engine, src, dst, errors)
     print(f"classified {stats['ok']} items with {engine.classifier.version}; {stats['invalid']} invalid lines", file=sys.stderr)
     return 0

@@ -51,6 +51,7 @@ class TriageBundle:
         sp = self.sentiment_model.predict_proba(X)
         tc, pc, sc = self.type_model.classes_, self.priority_model.classes_, self.sentiment_model.classes_
         signs = np.array([SENTIMENT_SIGN[c] for c in sc])
+        kw = self._keyword_columns()
         for i in range(len(texts)):
             ti, pi, si = int(tp[i].argmax()), int(pp[i].argmax()), int(sp[i].argmax())
             out.append(
@@ -63,9 +64,45 @@ class TriageBundle:
                     # expected polarity: P(pos) - P(neg), in [-1, 1]
                     sentiment_score=float(np.clip(sp[i] @ signs, -1, 1)),
                     sentiment_confidence=float(sp[i, si]),
+                    keywords=self._row_keywords(X, i, kw),
                 )
             )
         return out
+
+    def _keyword_columns(self) -> Any:
+        """Columns of the char n-gram matrix that are words (seen by jieba in
+        training) and not stop words: keywords come from the features already
+        computed, with no second segmentation on the hot path."""
+        if self._kw_index is None:
+            idf = self.meta.get("keyword_idf", {})
+            names = self.vectorizer.get_feature_names_out()
+            mask = np.array([len(n) >= 2 and n in idf and n not in _STOP and not n.isdigit() for n in names])
+            self._kw_index = (mask, names)
+        return self._kw_index
+
+    @staticmethod
+    def _row_keywords(X: Any, i: int, kw: Any, k: int = 5) -> tuple[str, ...]:
+        mask, names = kw
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        cols, vals = X.indices[lo:hi], X.data[lo:hi]
+        keep = mask[cols]
+        cols, vals = cols[keep], vals[keep]
+        if not len(cols):
+            return ()
+        top = cols[np.argsort(-vals)[: k * 3]]
+        out: list[str] = []
+        for c in top:  # drop a keyword contained in a better one (服务 inside 服务态度)
+            w = str(names[c])
+            if not any(w in o or o in w for o in out):
+                out.append(w)
+            if len(out) == k:
+                break
+        return tuple(out)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_kw_index"] = None  # derived; rebuilt on first use
+        return state
 
     def keywords(self, text: str, k: int) -> tuple[str, ...]:
         """Top words of the text by corpus IDF (jieba segmentation)."""

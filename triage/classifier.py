@@ -19,6 +19,7 @@ class Prediction:
     sentiment: str
     sentiment_score: float  # in [-1, 1]
     sentiment_confidence: float
+    keywords: tuple[str, ...] = ()
 
 
 class Classifier(Protocol):

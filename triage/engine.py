@@ -30,6 +30,10 @@ class DedupVerdict:
 
 
 class Deduplicator(Protocol):
+    def begin_batch(self, pairs: Sequence[tuple[str | None, FeedbackReceived]]) -> None: ...
+
+    def end_batch(self) -> None: ...
+
     def check(
         self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
     ) -> DedupVerdict: ...
@@ -62,10 +66,28 @@ class TriageEngine:
     ) -> list[FeedbackTriaged | Quarantined]:
         norms = [normalize(i.text, i.subject) for i in items]
         preds = self.classifier.predict([n.model_text for n in norms])
-        return [self._decide(i, n, p, now) for i, n, p in zip(items, norms, preds, strict=True)]
+        custs = [self._customer_key(i) for i in items]
+        if self.dedup:
+            self.dedup.begin_batch(list(zip(custs, items, strict=True)))
+        out = [
+            self._decide(i, n, p, c, now)
+            for i, n, p, c in zip(items, norms, preds, custs, strict=True)
+        ]
+        if self.dedup:
+            self.dedup.end_batch()
+        return out
+
+    def _customer_key(self, item: FeedbackReceived) -> str | None:
+        c = item.customer
+        return customer_key(self.hash_key, phone=c.phone, email=c.email, account=c.account)
 
     def _decide(
-        self, item: FeedbackReceived, norm: Normalized, pred: Prediction, now: datetime
+        self,
+        item: FeedbackReceived,
+        norm: Normalized,
+        pred: Prediction,
+        cust: str | None,
+        now: datetime,
     ) -> FeedbackTriaged | Quarantined:
         if not norm.text.strip():
             return Quarantined(feedback=item, reason="empty", detail="no text after normalisation", quarantined_at=now)
@@ -86,12 +108,6 @@ class TriageEngine:
             priority, p_conf = "P1", max(p_conf, 0.95)
             escalations += [f"rule:{r}" for r in p1]
         repeat = self._escalation.p2_reasons(norm.text)
-        cust = customer_key(
-            self.hash_key,
-            phone=item.customer.phone,
-            email=item.customer.email,
-            account=item.customer.account,
-        )
         verdict = self.dedup.check(item, cust, norm, type_) if self.dedup else DedupVerdict(None, 0, False)
         if verdict.duplicate_of:
             repeat.append("duplicate_of_open_item")
@@ -122,7 +138,7 @@ class TriageEngine:
             sentiment_score=max(-1.0, min(1.0, round(pred.sentiment_score, 4))),
             topics=self._topics.tag(norm.text),
             summary=summarize(norm.text),
-            keywords=self.keywords(norm.model_text, 5),
+            keywords=pred.keywords or self.keywords(norm.model_text, 5),
             department=department,
             sla=sla,
             needs_review=low_conf < self.review_threshold,

@@ -1,0 +1,48 @@
+"""Dedup state in PostgreSQL: survives a restart, merges into one ticket."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from config import load_business_rules, load_settings
+from models import Customer, FeedbackReceived, FeedbackTriaged
+from sinks.crm.store import CrmStore
+from triage.classifier import KeywordClassifier
+from triage.dedup import Deduplicator
+from triage.dedup_store import PostgresDedupStore
+from triage.engine import TriageEngine
+
+RULES = load_business_rules(load_settings().business)
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime.now(UTC) - timedelta(hours=1)
+
+
+def engine(dsn: str) -> TriageEngine:
+    return TriageEngine(RULES, KeywordClassifier(), "k" * 16, TZ, dedup=Deduplicator(store=PostgresDedupStore(dsn)))
+
+
+def fb(sid: str, text: str, phone: str) -> FeedbackReceived:
+    return FeedbackReceived(channel="email", source_id=sid, received_at=T0, text=text, customer=Customer(phone=phone))
+
+
+def test_dedup_survives_restart_and_merges_into_one_ticket(fresh_db: str) -> None:
+    first = engine(fresh_db).triage_batch([fb("m1", "发票一直开不出来，提示税号错误", "13800000001")], T0)
+    # a new engine = a restarted triage worker: state comes from PostgreSQL
+    again = engine(fresh_db).triage_batch(
+        [fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001"), fb("m3", "发票一直开不出来，提示税号错误", "13900000002")], T0
+    )
+    replay = engine(fresh_db).triage_batch([fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001")], T0)
+    items = [*first, *again]
+    assert all(isinstance(i, FeedbackTriaged) for i in items)
+    assert again[0].triage.duplicate_of == "email:m1" and again[0].triage.repeat_count == 1
+    assert again[1].triage.duplicate_of is None  # another customer
+    assert replay[0].triage.duplicate_of == "email:m1" and replay[0].triage.repeat_count == 1
+
+    store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", TZ)
+    assert store.write_batch(items, "g", {}) == (2, 1, 0)  # type: ignore[arg-type]
+    with psycopg.connect(fresh_db) as c:
+        rows = c.execute("SELECT source_id, repeat_count FROM tickets ORDER BY source_id").fetchall()
+        merged = c.execute("SELECT count(*) FROM ticket_feedback WHERE merged").fetchone()[0]
+    assert rows == [("m1", 1), ("m3", 0)]
+    assert merged == 1

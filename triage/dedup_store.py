@@ -1,0 +1,71 @@
+"""PostgreSQL adapter for the dedup index. psycopg errors become StoreError."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple
+
+import psycopg
+
+from tingjian.errors import StoreError
+
+
+class Row(NamedTuple):
+    source_key: str
+    customer_key: str
+    root_key: str
+    received_at: datetime
+    digest: str
+    shingles: frozenset[str]
+    type: str
+    repeat_count: int
+    incident: bool
+
+
+class PostgresDedupStore:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: psycopg.Connection | None = None
+
+    def _c(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
+            except psycopg.Error as exc:
+                raise StoreError(f"dedup store unreachable: {exc}") from exc
+        return self._conn
+
+    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]:
+        try:
+            rows = self._c().execute(
+                "SELECT source_key, customer_key, root_key, received_at, digest, shingles, type,"
+                " repeat_count, incident FROM dedup_entries"
+                " WHERE (customer_key = ANY(%s) AND received_at >= %s) OR source_key = ANY(%s)"
+                " ORDER BY received_at, source_key",
+                (list(customer_keys), since, list(source_keys)),
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"dedup lookup failed: {exc}") from exc
+        return [Row(r[0], r[1], r[2], r[3], r[4], frozenset(r[5]), r[6], r[7], r[8]) for r in rows]
+
+    def save(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        try:
+            with self._c().cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO dedup_entries (source_key, customer_key, root_key, received_at, digest,"
+                    " shingles, type, repeat_count, incident) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                    " ON CONFLICT (source_key) DO NOTHING",
+                    [(r.source_key, r.customer_key, r.root_key, r.received_at, r.digest, sorted(r.shingles), r.type, r.repeat_count, r.incident) for r in rows],
+                )
+        except psycopg.Error as exc:
+            raise StoreError(f"dedup save failed: {exc}") from exc
+
+    def purge(self, before: datetime) -> int:
+        try:
+            cur = self._c().execute("DELETE FROM dedup_entries WHERE received_at < %s", (before,))
+        except psycopg.Error as exc:
+            raise StoreError(f"dedup purge failed: {exc}") from exc
+        return cur.rowcount
