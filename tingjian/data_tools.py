@@ -75,6 +75,15 @@ def evaluate(ns: argparse.Namespace) -> int:
     base = snownlp_baseline(rows)
     rep["snownlp"] = base
     print(format_report(base) + "\n")
+    from triage import dedup_eval
+
+    dd = dedup_eval.evaluate(dedup_eval.engine_factory_default(), [r.text for r in rows])
+    rep["duplicates"] = dd
+    print(
+        f"# Duplicates (synthetic re-sends of labeled items, {dd['items']} items, {dd['true_pairs']} true pairs)\n"
+        f"  precision {dd['precision']:.3f}  recall {dd['recall']:.3f}  F1 {dd['f1']:.3f}"
+        f"  cross-customer merges {dd['cross_customer_merges']}\n"
+    )
     if not ns.skip_cross_domain:
         cd = cross_domain_sentiment(data_dir)
         rep["cross_domain_sentiment"] = cd

@@ -154,3 +154,37 @@ def test_sigterm_finishes_batch_and_exits_0_within_10s(service_env: dict[str, st
         started = time.monotonic()
         assert p.terminate(timeout=10) == 0, p.log()
         assert time.monotonic() - started < 10
+
+
+def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+    from kafka import KafkaConsumer
+
+    from models import DeadLetter, Quarantined
+
+    settings = load_settings({"kafka": {"bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"], "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"], "partitions": 3}})
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    spam = feedback(1).model_copy(update={"source_id": "spam-1", "text": "加微信领红包，日赚三百，兼职刷单，点击链接"})
+    good = feedback(2)
+    send_all(make_producer(settings.kafka), [
+        Outgoing(topics.received, b"a", spam.model_dump_json().encode()),
+        Outgoing(topics.received, b"b", b'{"schema_version": 1, "channel": "web_form"}'),
+        Outgoing(topics.received, b"c", good.model_dump_json().encode()),
+    ], 10)
+    _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
+    _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
+    dsn = service_env["TINGJIAN_POSTGRES__DSN"]
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") == 1, 60, "the good item's ticket")
+
+    def first(topic: str) -> bytes:
+        c = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest", consumer_timeout_ms=20000)
+        try:
+            return next(iter(c)).value
+        finally:
+            c.close()
+
+    q = Quarantined.model_validate_json(first(topics.quarantine))
+    assert q.feedback.source_id == "spam-1" and q.reason == "spam"
+    d = DeadLetter.model_validate_json(first(topics.dlq))
+    assert d.stage == "triage" and d.error_type == "ValidationError"
+    assert count(dsn, "SELECT count(*) FROM tickets WHERE source_id = 'spam-1'") == 0
