@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 MODEL := .run/models/triage.bundle
 
-.PHONY: install services stop status run test unit model eval bench lint clean
+
+.PHONY: system-deps install services stop status run test unit model eval bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,7 +32,10 @@ eval: install
 bench: install $(MODEL)
 	OMP_NUM_THREADS=1 taskset -c 0 $(BIN)/python -m bench.triage_bench
 
-services:
+system-deps:
+	scripts/system-deps.sh
+
+services: system-deps
 	scripts/services.sh start
 
 status:

@@ -61,6 +61,11 @@ class WebSettings(Section):
     port: int = Field(ge=0, le=65535)
     max_body_bytes: int = Field(ge=1024)
     produce_timeout_s: float = Field(gt=0)
+    # Browser posts from other sites must come from one of these origins.
+    allowed_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(ge=1)
+    # Tell the customer the 反馈编号 at once (allocated in the CRM store).
+    assign_numbers: bool = True
 
 
 class MetricsSettings(Section):

@@ -53,6 +53,8 @@ class FeedbackReceived(Contract):
     channel: Channel
     source_id: SourceId
     received_at: AwareDatetime
+    # 反馈编号 when the connector already told the customer one (web form).
+    feedback_no: Annotated[str, StringConstraints(max_length=40)] | None = None
     subject: Annotated[str, StringConstraints(max_length=1000)] | None = None
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
     customer: Customer = Customer()

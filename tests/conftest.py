@@ -85,6 +85,7 @@ def service_env(kafka_bootstrap: str, fresh_db: str, topic_prefix: str) -> dict[
             "TINGJIAN_TRIAGE__GROUP_ID": f"{topic_prefix}triage",
             "TINGJIAN_SINK__GROUP_ID": f"{topic_prefix}sink",
             "TINGJIAN_METRICS__PORT": "0",
+            "TINGJIAN_WEB__RATE_LIMIT_PER_MINUTE": "100000",
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -140,7 +140,8 @@ def run_sink_crm(settings: Settings, metrics_port: int | None) -> int:
 def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
-    from ingest.web.app import create_app
+    from ingest.web.app import WebOptions, create_app
+    from sinks.crm.numbering import NumberAllocator
 
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, topics)
@@ -154,13 +155,21 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
         ok = check_reachable(producer, topics.received)
         return {"ok": ok, "kafka": ok}
 
-    app = create_app(
-        publish,
+    web = settings.web
+    allocator = (
+        NumberAllocator(settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings))
+        if web.assign_numbers
+        else None
+    )
+    opts = WebOptions(
         topic=topics.received,
         hash_key=settings.privacy.hash_key,
-        max_body_bytes=settings.web.max_body_bytes,
-        health=health,
+        max_body_bytes=web.max_body_bytes,
+        allowed_origins=tuple(web.allowed_origins),
+        rate_limit_per_minute=web.rate_limit_per_minute,
+        allocate_number=allocator.allocate if allocator else None,
     )
+    app = create_app(publish, opts, health)
     config = uvicorn.Config(
         app,
         host=host or settings.web.host,

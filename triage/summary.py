@@ -27,4 +27,10 @@ def summarize(text: str) -> str:
     # The first clause that names a problem; ties go to the earlier one.
     best = max(clauses[:8], key=lambda c: (_score(c) > 0, -clauses.index(c)))
     best = re.sub(r"\s+", " ", best)
-    return best if len(best) <= MAX_SUMMARY else best[: MAX_SUMMARY - 1] + "…"
+    if len(best) <= MAX_SUMMARY:
+        return best
+    # Prefer ending at a clause boundary over cutting a word in half.
+    cut = max(best.rfind(c, 0, MAX_SUMMARY) for c in ",，、;；")
+    if cut >= 12:
+        return best[:cut]
+    return best[: MAX_SUMMARY - 1] + "…"

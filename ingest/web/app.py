@@ -11,6 +11,8 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,17 +22,19 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ingest.web.limits import RateLimiter
 from ingest.web.schema import WebFeedback
 from models import FeedbackReceived
-from tingjian.errors import TransportError
+from tingjian.errors import StoreError, TransportError
 from tingjian.privacy import customer_key, mask_text
 from tingjian.runtime.observability import ERRORS, MESSAGES_IN, MESSAGES_OUT
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_web"
+_FORM_HTML = Path(__file__).parent / "static" / "form.html"
 
 # Publishes one item and returns when Kafka acknowledged it (raises TransportError).
 Publish = Callable[[str, bytes, bytes], None]
@@ -66,18 +70,68 @@ def _errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def create_app(
-    publish: Publish,
-    *,
-    topic: str,
-    hash_key: str,
-    max_body_bytes: int,
-    health: Callable[[], dict[str, Any]],
-) -> Starlette:
+@dataclass(frozen=True)
+class WebOptions:
+    topic: str
+    hash_key: str
+    max_body_bytes: int
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 60
+    # Gives the customer a 反馈编号 before the sink runs (None: receipt id only).
+    allocate_number: Callable[[datetime], str] | None = None
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(publish: Publish, opts: WebOptions, health: Callable[[], dict[str, Any]]) -> Starlette:
     idem = IdempotencyCache()
+    limiter = RateLimiter(opts.rate_limit_per_minute)
+    max_body_bytes, topic, hash_key = opts.max_body_bytes, opts.topic, opts.hash_key
+
+    def origin_allowed(request: Request) -> bool:
+        # No Origin: not a browser (server-to-server, curl). Same origin: our /form.
+        origin = request.headers.get("origin")
+        if origin is None:
+            return True
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        return origin == own or origin in opts.allowed_origins
+
+    def cors(request: Request) -> dict[str, str]:
+        origin = request.headers.get("origin")
+        if origin and origin in opts.allowed_origins:
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return {}
+
+    async def preflight(request: Request) -> Response:
+        if not origin_allowed(request):
+            return JSONResponse({"error": "origin not allowed"}, 403)
+        headers = {
+            **cors(request),
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type, Idempotency-Key",
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
 
     async def post_feedback(request: Request) -> Response:
         MESSAGES_IN.labels(STAGE).inc()
+        if not origin_allowed(request):
+            ERRORS.labels(STAGE, "origin").inc()
+            return JSONResponse({"error": "origin not allowed"}, 403)
+        ok, wait = limiter.allow(_client(request))
+        if not ok:
+            ERRORS.labels(STAGE, "rate_limited").inc()
+            return JSONResponse(
+                {"error": "too many requests, please retry later"}, 429,
+                headers={"Retry-After": str(max(1, int(wait + 0.999)))},
+            )
+        response = await _accept(request)
+        response.headers.update(cors(request))
+        return response
+
+    async def _accept(request: Request) -> Response:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
             ERRORS.labels(STAGE, "too_large").inc()
@@ -114,15 +168,17 @@ def create_app(
             ERRORS.labels(STAGE, "honeypot").inc()
             return JSONResponse({"status": "accepted", "receipt_id": source_id}, 202)
 
-        item = form.to_received(source_id, datetime.now(UTC), request.headers.get("origin"))
+        received_at = datetime.now(UTC)
         try:
+            number = await run_in_threadpool(opts.allocate_number, received_at) if opts.allocate_number else None
+            item = form.to_received(source_id, received_at, request.headers.get("origin"), number)
             await run_in_threadpool(publish, topic, _partition_key(item, hash_key), item.model_dump_json().encode())
-        except TransportError as exc:
-            ERRORS.labels(STAGE, "TransportError").inc()
-            log.warning("kafka write not acknowledged", extra={"error": str(exc)})
+        except (TransportError, StoreError) as exc:
+            ERRORS.labels(STAGE, type(exc).__name__).inc()
+            log.warning("feedback not stored", extra={"error": str(exc)})
             return JSONResponse({"error": "temporarily unavailable, please retry"}, 503, headers={"Retry-After": "5"})
         MESSAGES_OUT.labels(STAGE, topic).inc()
-        answer = {"status": "accepted", "receipt_id": source_id}
+        answer = {"status": "accepted", "receipt_id": source_id, "feedback_no": number}
         if key:
             idem.put(key, answer)
         return JSONResponse(answer, 202)
@@ -139,9 +195,14 @@ def create_app(
         log.exception("unexpected error")
         return JSONResponse({"error": "temporarily unavailable, please retry"}, 503)
 
+    async def form_page(request: Request) -> Response:
+        return HTMLResponse(_FORM_HTML.read_text(encoding="utf-8"))
+
     return Starlette(
         routes=[
             Route("/v1/feedback", post_feedback, methods=["POST"]),
+            Route("/v1/feedback", preflight, methods=["OPTIONS"]),
+            Route("/form", form_page),
             Route("/metrics", metrics),
             Route("/healthz", healthz),
         ],

@@ -56,7 +56,9 @@ class WebFeedback(BaseModel):
             raise ValueError("contact must be a phone number or an email address")
         return v or None
 
-    def to_received(self, source_id: str, received_at: datetime, origin: str | None) -> FeedbackReceived:
+    def to_received(
+        self, source_id: str, received_at: datetime, origin: str | None, feedback_no: str | None = None
+    ) -> FeedbackReceived:
         phone, email = self.phone, self.email
         if self.contact:
             if _EMAIL.match(self.contact):
@@ -76,6 +78,7 @@ class WebFeedback(BaseModel):
             channel=self.channel,
             source_id=source_id,
             received_at=received_at,
+            feedback_no=feedback_no,
             subject=self.subject,
             text=self.text,
             customer=Customer(name=self.name, phone=phone, email=email, account=self.account),

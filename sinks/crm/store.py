@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
 from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from models import FeedbackTriaged
+from sinks.crm.numbering import next_number
 from tingjian.errors import StoreError
-
-
-def format_ticket_no(fmt: str, day: date, seq: int) -> str:
-    return fmt.format(date=day, seq=seq)
 
 
 class CrmStore:
@@ -101,9 +97,9 @@ class CrmStore:
     def _merge(self, cur: psycopg.Cursor, ticket_id: int, item: FeedbackTriaged) -> None:
         fb, tr = item.feedback, item.triage
         cur.execute(
-            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged)"
-            " VALUES (%s, %s, %s, %s, %s, true)",
-            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text),
+            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged, feedback_no)"
+            " VALUES (%s, %s, %s, %s, %s, true, %s)",
+            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text, fb.feedback_no),
         )
         # Keep the more urgent priority and its deadlines; count the repeat.
         cur.execute(
@@ -131,21 +127,9 @@ class CrmStore:
             (f"merged duplicate {fb.channel}:{fb.source_id}", ticket_id),
         )
 
-    def _next_number(self, cur: psycopg.Cursor, day: date) -> str:
-        cur.execute(
-            "INSERT INTO ticket_sequences (day, last_seq) VALUES (%s, 1)"
-            " ON CONFLICT (day) DO UPDATE SET last_seq = ticket_sequences.last_seq + 1"
-            " RETURNING last_seq",
-            (day,),
-        )
-        row = cur.fetchone()
-        assert row is not None
-        return format_ticket_no(self._fmt, day, int(row[0]))
-
     def _create(self, cur: psycopg.Cursor, item: FeedbackTriaged) -> None:
         fb, tr = item.feedback, item.triage
-        day = fb.received_at.astimezone(self._tz).date()
-        ticket_no = self._next_number(cur, day)
+        ticket_no = fb.feedback_no or next_number(cur, self._fmt, fb.received_at.astimezone(self._tz).date())
         c = fb.customer
         cur.execute(
             "INSERT INTO tickets (ticket_no, channel, source_id, submitted_at, customer_name,"
@@ -175,9 +159,9 @@ class CrmStore:
         assert row is not None
         ticket_id = int(row[0])
         cur.execute(
-            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged)"
-            " VALUES (%s, %s, %s, %s, %s, false)",
-            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text),
+            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged, feedback_no)"
+            " VALUES (%s, %s, %s, %s, %s, false, %s)",
+            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text, ticket_no),
         )
         cur.execute(
             "INSERT INTO ticket_events (ticket_id, actor, from_state, to_state, note)"

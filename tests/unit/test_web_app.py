@@ -7,7 +7,7 @@ import random
 import pytest
 from starlette.testclient import TestClient
 
-from ingest.web.app import create_app
+from ingest.web.app import WebOptions, create_app
 from models import FeedbackReceived
 from tingjian.errors import TransportError
 
@@ -30,7 +30,9 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def client(rec: Recorder) -> TestClient:
-    app = create_app(rec, topic="feedback.received", hash_key="k" * 16, max_body_bytes=2048, health=lambda: {"ok": True})
+    opts = WebOptions(topic="feedback.received", hash_key="k" * 16, max_body_bytes=2048,
+                      allowed_origins=("https://shop.example.com",), rate_limit_per_minute=10_000)
+    app = create_app(rec, opts, health=lambda: {"ok": True})
     return TestClient(app, raise_server_exceptions=False)
 
 
@@ -92,3 +94,47 @@ def test_no_input_makes_a_500(client: TestClient) -> None:
         for ctype in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
             r = client.post("/v1/feedback", content=body, headers={"Content-Type": ctype})
             assert r.status_code < 500, (body, ctype, r.status_code)
+
+
+def test_rate_limit_is_per_client_with_retry_after(rec: Recorder) -> None:
+    opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, rate_limit_per_minute=3)
+    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    codes = [c.post("/v1/feedback", json={"text": f"第{i}条"}).status_code for i in range(5)]
+    assert codes == [202, 202, 202, 429, 429]
+    r = c.post("/v1/feedback", json={"text": "x"})
+    assert int(r.headers["retry-after"]) >= 1
+
+
+def test_origin_allowlist(client: TestClient, rec: Recorder) -> None:
+    bad = client.post("/v1/feedback", json={"text": "x"}, headers={"Origin": "https://evil.example"})
+    assert bad.status_code == 403 and rec.sent == []
+    good = client.post("/v1/feedback", json={"text": "x"}, headers={"Origin": "https://shop.example.com"})
+    assert good.status_code == 202
+    assert good.headers["access-control-allow-origin"] == "https://shop.example.com"
+    pre = client.options("/v1/feedback", headers={"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"})
+    assert pre.status_code == 204
+
+
+def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
+    opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=lambda at: "CRM202611220042")
+    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    r = c.post("/v1/feedback", json={"text": "闪退"})
+    assert r.json()["feedback_no"] == "CRM202611220042"
+    assert FeedbackReceived.model_validate_json(rec.sent[0][2]).feedback_no == "CRM202611220042"
+
+
+def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
+    from tingjian.errors import StoreError
+
+    def broken(at: object) -> str:
+        raise StoreError("db down")
+
+    opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=broken)
+    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    assert c.post("/v1/feedback", json={"text": "闪退"}).status_code == 503
+    assert rec.sent == []
+
+
+def test_form_page_is_served_in_chinese(client: TestClient) -> None:
+    r = client.get("/form")
+    assert r.status_code == 200 and "意见反馈" in r.text and 'name="website"' in r.text
