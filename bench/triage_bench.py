@@ -10,7 +10,6 @@ import json
 import random
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config import load_business_rules, load_settings
@@ -27,7 +26,11 @@ BATCH = 500
 
 def corpus() -> list[str]:
     path = default_data_dir() / "feedback_labeled.jsonl"
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def short_items(texts: list[str], n: int, rnd: random.Random) -> list[FeedbackReceived]:
@@ -38,7 +41,15 @@ def short_items(texts: list[str], n: int, rnd: random.Random) -> list[FeedbackRe
         while len(t) < 80:
             t += rnd.choice(texts)
         t = t[:80]
-        out.append(FeedbackReceived(channel="app_review", source_id=f"s{i}", received_at=now, text=t, customer=Customer(phone=f"139{rnd.randrange(10**8):08d}")))
+        out.append(
+            FeedbackReceived(
+                channel="app_review",
+                source_id=f"s{i}",
+                received_at=now,
+                text=t,
+                customer=Customer(phone=f"139{rnd.randrange(10**8):08d}"),
+            )
+        )
     return out
 
 
@@ -47,11 +58,22 @@ def email_items(texts: list[str], n: int, rnd: random.Random) -> list[FeedbackRe
     out = []
     for i in range(n):
         body = "您好，\n" + "\n".join(rnd.choice(texts) for _ in range(8))
-        quoted = "\n\n------------------ 原始邮件 ------------------\n发件人: 客服\n" + "\n".join("> " + rnd.choice(texts) for _ in range(8))
-        text = (body + "\n\n发自我的iPhone" + quoted)
+        quoted = "\n\n------------------ 原始邮件 ------------------\n发件人: 客服\n" + "\n".join(
+            "> " + rnd.choice(texts) for _ in range(8)
+        )
+        text = body + "\n\n发自我的iPhone" + quoted
         while len(text.encode()) > 2048:  # ~2 KB of UTF-8
             text = text[: int(len(text) * 0.9)]
-        out.append(FeedbackReceived(channel="email", source_id=f"e{i}", received_at=now, subject="关于订单的问题", text=text, customer=Customer(email=f"u{rnd.randrange(10**6)}@example.com")))
+        out.append(
+            FeedbackReceived(
+                channel="email",
+                source_id=f"e{i}",
+                received_at=now,
+                subject="关于订单的问题",
+                text=text,
+                customer=Customer(email=f"u{rnd.randrange(10**6)}@example.com"),
+            )
+        )
     return out
 
 
@@ -72,18 +94,30 @@ def main() -> None:
     shorts, emails = short_items(texts, N_SHORT, rnd), email_items(texts, N_EMAIL, rnd)
     avg_short = sum(len(i.text) for i in shorts) / len(shorts)
     avg_email = sum(len(i.text.encode()) for i in emails) / len(emails)
-    print(f"model {classifier.version}; short messages avg {avg_short:.0f} chars, emails avg {avg_email / 1024:.1f} KB")
+    print(
+        f"model {classifier.version}; short messages avg {avg_short:.0f} chars, emails avg {avg_email / 1024:.1f} KB"
+    )
     # warm-up: OpenCC and jieba dictionaries load on first use
-    TriageEngine(rules, classifier, "bench-key", ZoneInfo("Asia/Shanghai"), keywords=keywords).triage_batch(shorts[:200], datetime.now(UTC))
+    TriageEngine(
+        rules, classifier, "bench-key", ZoneInfo("Asia/Shanghai"), keywords=keywords
+    ).triage_batch(shorts[:200], datetime.now(UTC))
     for dedup in (False, True):
         for name, items in (("short", shorts), ("email", emails)):
             engine = TriageEngine(
-                rules, classifier, "bench-key", ZoneInfo("Asia/Shanghai"), keywords=keywords,
+                rules,
+                classifier,
+                "bench-key",
+                ZoneInfo("Asia/Shanghai"),
+                keywords=keywords,
                 dedup=Deduplicator() if dedup else None,
             )
             rate = run(engine, items)
-            print(f"{name:<6} dedup={'on ' if dedup else 'off'}  {rate:8.0f} msg/s  ({len(items)} messages, batches of {BATCH})")
-    print("dedup here uses the in-memory store; the stream adds one PostgreSQL round trip per batch")
+            print(
+                f"{name:<6} dedup={'on ' if dedup else 'off'}  {rate:8.0f} msg/s  ({len(items)} messages, batches of {BATCH})"
+            )
+    print(
+        "dedup here uses the in-memory store; the stream adds one PostgreSQL round trip per batch"
+    )
 
 
 if __name__ == "__main__":

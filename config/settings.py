@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -68,6 +68,24 @@ class WebSettings(Section):
     assign_numbers: bool = True
 
 
+class EmailSettings(Section):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    ssl: bool = False
+    username: str
+    password: str
+    mailbox: str = "INBOX"
+    # What happens to a mail once its item is in Kafka: flag it \\Seen, move
+    # it to processed_folder, or leave it (the checkpoint alone then guards).
+    processed_action: Literal["flag", "move", "none"] = "flag"
+    processed_folder: str = "Processed"
+    poll_interval_s: float = Field(gt=0)
+    batch_size: int = Field(ge=1, le=1000)
+    max_bytes: int = Field(ge=1024)
+    max_parts: int = Field(ge=1)
+    max_depth: int = Field(ge=1)
+
+
 class MetricsSettings(Section):
     host: str
     port: int = Field(ge=0, le=65535)
@@ -120,6 +138,7 @@ class Settings(BaseSettings):
     triage: TriageSettings
     sink: ConsumerSettings
     web: WebSettings
+    email: EmailSettings
     metrics: MetricsSettings
     business: BusinessSettings
     privacy: PrivacySettings

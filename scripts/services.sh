@@ -7,4 +7,5 @@ cmd="${1:-status}"
 rc=0
 "$HERE/postgres.sh" "$cmd" || rc=$?
 "$HERE/kafka.sh" "$cmd" || rc=$?
+"$HERE/dovecot.sh" "$cmd" || rc=$?
 exit $rc

@@ -40,7 +40,14 @@ class BatchSink(ABC, Generic[M]):
             except (ValidationError, ValueError, TypeError) as exc:
                 ERRORS.labels(self.stage, "ContractError").inc()
                 DEAD_LETTERS.labels(self.stage).inc()
-                dl = dead_letter(self.stage, exc, r.value or b"", topic=r.topic, partition=r.partition, offset=r.offset)
+                dl = dead_letter(
+                    self.stage,
+                    exc,
+                    r.value or b"",
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                )
                 bad.append(Outgoing(self._dlq_topic, r.key, dl.model_dump_json().encode()))
         # Dead letters are acknowledged before the offsets that skip them are
         # committed: a crash in between repeats a dead letter, never loses one.
@@ -53,7 +60,9 @@ class BatchSink(ABC, Generic[M]):
         self.write(good, offsets)
 
     @abstractmethod
-    def write(self, batch: Sequence[tuple[ConsumerRecord, M]], offsets: dict[TopicPartition, int]) -> None:
+    def write(
+        self, batch: Sequence[tuple[ConsumerRecord, M]], offsets: dict[TopicPartition, int]
+    ) -> None:
         """Write the batch and the offsets in one transaction, or raise StoreError."""
 
     @abstractmethod

@@ -90,3 +90,25 @@ def service_env(kafka_bootstrap: str, fresh_db: str, topic_prefix: str) -> dict[
         }
     )
     return env
+
+
+IMAP = ("127.0.0.1", 10143, "tingjian", "tingjian")
+
+
+@pytest.fixture
+def imap_mailbox() -> Iterator[str]:
+    """A fresh mailbox on the local dovecot (scripts/dovecot.sh), deleted after."""
+    import imaplib
+
+    try:
+        conn = imaplib.IMAP4(IMAP[0], IMAP[1], timeout=10)
+        conn.login(IMAP[2], IMAP[3])
+    except OSError as exc:
+        pytest.fail(
+            f"IMAP server not reachable at {IMAP[0]}:{IMAP[1]} ({exc}): run scripts/dovecot.sh start"
+        )
+    name = f"T{uuid.uuid4().hex[:10]}"
+    conn.create(name)
+    yield name
+    conn.delete(name)
+    conn.logout()

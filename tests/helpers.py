@@ -37,7 +37,10 @@ class Proc:
         log = self.log_path.open("ab")
         self.p = subprocess.Popen(
             [sys.executable, "-m", "tingjian.cli", *self.args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         return self
 

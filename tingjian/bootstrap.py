@@ -71,22 +71,34 @@ def run_triage(settings: Settings, metrics_port: int | None) -> int:
     ensure_topics(settings.kafka, topics)
     producer = make_producer(settings.kafka, client_suffix="-triage")
     consumer = make_consumer(
-        settings.kafka, group_id=settings.triage.group_id, max_poll_records=settings.triage.batch_size
+        settings.kafka,
+        group_id=settings.triage.group_id,
+        max_poll_records=settings.triage.batch_size,
     )
     from triage.reload import ModelWatcher
 
     watcher = ModelWatcher(engine, settings.triage.model_path)
     handler = TriageHandler(engine, producer, topics, watcher=watcher)
-    loop = ConsumerLoop(consumer, [topics.received], handler, stop, poll_timeout_ms=settings.triage.poll_timeout_ms)
+    loop = ConsumerLoop(
+        consumer, [topics.received], handler, stop, poll_timeout_ms=settings.triage.poll_timeout_ms
+    )
 
     def health() -> dict[str, Any]:
         kafka_ok = check_reachable(producer, topics.triaged)
-        return {"ok": kafka_ok and loop.last_error is None, "kafka": kafka_ok,
-                "batches": loop.batches_done, "last_error": loop.last_error,
-                "model_version": engine.classifier.version, "model_refused": watcher.refused}
+        return {
+            "ok": kafka_ok and loop.last_error is None,
+            "kafka": kafka_ok,
+            "batches": loop.batches_done,
+            "last_error": loop.last_error,
+            "model_version": engine.classifier.version,
+            "model_refused": watcher.refused,
+        }
 
     ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 1), health).start()
-    log.info("triage started", extra={"metrics_port": ops.port, "model_version": engine.classifier.version})
+    log.info(
+        "triage started",
+        extra={"metrics_port": ops.port, "model_version": engine.classifier.version},
+    )
     try:
         loop.run()
     finally:
@@ -104,7 +116,9 @@ def run_sink_crm(settings: Settings, metrics_port: int | None) -> int:
     from sinks.crm.store import CrmStore
 
     stop = stop_on_signals()
-    store = CrmStore(settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings))
+    store = CrmStore(
+        settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings)
+    )
     check_schema(store.connection())
     store.connection().rollback()
     topics = Topics(settings.kafka.topic_prefix)
@@ -114,13 +128,20 @@ def run_sink_crm(settings: Settings, metrics_port: int | None) -> int:
         settings.kafka, group_id=settings.sink.group_id, max_poll_records=settings.sink.batch_size
     )
     sink = CrmSink(store, producer, topics.dlq, settings.sink.group_id)
-    loop = ConsumerLoop(consumer, [topics.triaged], sink, stop, poll_timeout_ms=settings.sink.poll_timeout_ms)
+    loop = ConsumerLoop(
+        consumer, [topics.triaged], sink, stop, poll_timeout_ms=settings.sink.poll_timeout_ms
+    )
 
     def health() -> dict[str, Any]:
         db_ok = store.ping()
         kafka_ok = check_reachable(producer, topics.dlq)
-        return {"ok": db_ok and kafka_ok and loop.last_error is None, "postgres": db_ok,
-                "kafka": kafka_ok, "batches": loop.batches_done, "last_error": loop.last_error}
+        return {
+            "ok": db_ok and kafka_ok and loop.last_error is None,
+            "postgres": db_ok,
+            "kafka": kafka_ok,
+            "batches": loop.batches_done,
+            "last_error": loop.last_error,
+        }
 
     ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 2), health).start()
     log.info("crm sink started", extra={"metrics_port": ops.port})
@@ -157,7 +178,9 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
 
     web = settings.web
     allocator = (
-        NumberAllocator(settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings))
+        NumberAllocator(
+            settings.postgres.dsn, settings.business.ticket_number_format, timezone(settings)
+        )
         if web.assign_numbers
         else None
     )
@@ -183,6 +206,51 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
         server.run()
     finally:
         producer.close(timeout=5)
+    return 0
+
+
+def run_ingest_email(settings: Settings, metrics_port: int | None) -> int:
+    from ingest.checkpoints import CheckpointStore
+    from ingest.email.imap_source import ImapSource
+
+    _check_store_schema(settings)
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix="-ingest-email")
+    store = CheckpointStore(
+        settings.postgres.dsn, f"email:{settings.email.username}@{settings.email.host}"
+    )
+    stop = stop_on_signals()
+    source = ImapSource(
+        settings.email,
+        store,
+        lambda outs: send_all(producer, outs, 30.0),
+        received_topic=topics.received,
+        dlq_topic=topics.dlq,
+        hash_key=settings.privacy.hash_key,
+        stop=stop,
+    )
+
+    def health() -> dict[str, Any]:
+        return {
+            "ok": source.stats.last_error is None,
+            "polls": source.stats.polls,
+            "produced": source.stats.produced,
+            "last_error": source.stats.last_error,
+        }
+
+    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 3), health).start()
+    log.info(
+        "email connector started",
+        extra={"mailbox": settings.email.mailbox, "metrics_port": ops.port},
+    )
+    try:
+        source.run()
+    finally:
+        producer.flush(timeout=5)
+        producer.close(timeout=5)
+        store.close()
+        ops.stop()
     return 0
 
 

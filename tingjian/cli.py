@@ -28,11 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tingjian", description="听见 Tingjian feedback pipeline")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    ingest = sub.add_parser("ingest", help="run a connector").add_subparsers(dest="source", required=True)
+    ingest = sub.add_parser("ingest", help="run a connector").add_subparsers(
+        dest="source", required=True
+    )
     web = ingest.add_parser("web", help="HTTP endpoint POST /v1/feedback")
     _common(web)
     web.add_argument("--host")
     web.add_argument("--port", type=int)
+
+    em = ingest.add_parser("email", help="poll an IMAP mailbox")
+    _common(em)
+    em.add_argument("--metrics-port", type=int)
+
+    inspect = sub.add_parser("inspect", help="show what a connector would produce").add_subparsers(
+        dest="what", required=True
+    )
+    ie = inspect.add_parser("email", help="parse one .eml file as the email connector would")
+    ie.add_argument("file")
 
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
@@ -43,34 +55,50 @@ def build_parser() -> argparse.ArgumentParser:
     _common(crm)
     crm.add_argument("--metrics-port", type=int)
 
-    db = sub.add_parser("db", help="CRM store administration").add_subparsers(dest="dbcmd", required=True)
+    db = sub.add_parser("db", help="CRM store administration").add_subparsers(
+        dest="dbcmd", required=True
+    )
     _common(db.add_parser("migrate", help="apply pending SQL migrations"))
 
-    topics = sub.add_parser("topics", help="Kafka topics").add_subparsers(dest="topicscmd", required=True)
+    topics = sub.add_parser("topics", help="Kafka topics").add_subparsers(
+        dest="topicscmd", required=True
+    )
     _common(topics.add_parser("create", help="create the pipeline's topics if missing"))
 
     tickets = sub.add_parser("tickets", help="print recent tickets as a table (contacts masked)")
     _common(tickets)
     tickets.add_argument("--limit", type=int, default=20)
 
-    model = sub.add_parser("model", help="triage model bundle").add_subparsers(dest="modelcmd", required=True)
+    model = sub.add_parser("model", help="triage model bundle").add_subparsers(
+        dest="modelcmd", required=True
+    )
     train = model.add_parser("train", help="train the bundle from labeled feedback")
     _common(train)
-    train.add_argument("--data", default=None, help="labeled JSONL (default ../shared/data/feedback_labeled.jsonl)")
+    train.add_argument(
+        "--data", default=None, help="labeled JSONL (default ../shared/data/feedback_labeled.jsonl)"
+    )
     train.add_argument("--out", default=None, help="bundle path (default triage.model_path)")
 
-    cls = sub.add_parser("classify", help="triage a JSONL file exactly like the stream, without Kafka")
+    cls = sub.add_parser(
+        "classify", help="triage a JSONL file exactly like the stream, without Kafka"
+    )
     _common(cls)
     cls.add_argument("input")
     cls.add_argument("-o", "--output", required=True)
-    cls.add_argument("--errors", default=None, help="where invalid lines go (default OUTPUT.errors.jsonl)")
+    cls.add_argument(
+        "--errors", default=None, help="where invalid lines go (default OUTPUT.errors.jsonl)"
+    )
 
     ev = sub.add_parser("eval", help="cross-validated metrics of the triage models")
     _common(ev)
-    ev.add_argument("--data-dir", default=None, help="the shared data folder (default ../shared/data)")
+    ev.add_argument(
+        "--data-dir", default=None, help="the shared data folder (default ../shared/data)"
+    )
     ev.add_argument("--folds", type=int, default=5)
     ev.add_argument("--features", choices=["chars", "words"], default="chars")
-    ev.add_argument("--json", dest="json_out", default=None, help="also write the full report as JSON")
+    ev.add_argument(
+        "--json", dest="json_out", default=None, help="also write the full report as JSON"
+    )
     ev.add_argument("--skip-cross-domain", action="store_true")
 
     feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
@@ -82,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in vars(ns).items():
-        if v is None or "__" not in k and k != "log_level":
+        if v is None or ("__" not in k and k != "log_level"):
             continue
         parts = k.split("__")
         cur = out
@@ -94,6 +122,10 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ns = build_parser().parse_args(argv)
+    if ns.cmd == "inspect":
+        from tingjian.tools import inspect_email
+
+        return inspect_email(ns.file)
     if ns.cmd == "feed":
         from tingjian.tools import feed_file
 
@@ -117,6 +149,8 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
 
     if ns.cmd == "ingest" and ns.source == "web":
         return bootstrap.run_ingest_web(settings, ns.host, ns.port)
+    if ns.cmd == "ingest" and ns.source == "email":
+        return bootstrap.run_ingest_email(settings, ns.metrics_port)
     if ns.cmd == "triage":
         return bootstrap.run_triage(settings, ns.metrics_port)
     if ns.cmd == "sink" and ns.sink == "crm":

@@ -23,7 +23,9 @@ def dispatch(ns: argparse.Namespace, settings: Settings) -> int:
     if ns.cmd == "model":
         return train(settings, ns.data, ns.out)
     if ns.cmd == "classify":
-        return classify(settings, Path(ns.input), Path(ns.output), Path(ns.errors) if ns.errors else None)
+        return classify(
+            settings, Path(ns.input), Path(ns.output), Path(ns.errors) if ns.errors else None
+        )
     return evaluate(ns)
 
 
@@ -34,12 +36,19 @@ def train(settings: Settings, data: str | None, out: str | None) -> int:
     path = Path(data) if data else default_data_dir() / "feedback_labeled.jsonl"
     rows = load_labeled(path)
     report = crossval(rows, folds=5)
-    metrics = {k: {"macro_f1": report[k]["macro_f1"], "per_class": report[k]["per_class"]} for k in ("type", "priority", "sentiment")}
-    bundle = fit_bundle(rows, data_hash=file_hash(path), extra_meta={"metrics_cv5": metrics, "data_path": str(path)})
+    metrics = {
+        k: {"macro_f1": report[k]["macro_f1"], "per_class": report[k]["per_class"]}
+        for k in ("type", "priority", "sentiment")
+    }
+    bundle = fit_bundle(
+        rows, data_hash=file_hash(path), extra_meta={"metrics_cv5": metrics, "data_path": str(path)}
+    )
     dest = Path(out or settings.triage.model_path)
     save_bundle(bundle, dest)
     print(f"model {bundle.version} -> {dest}")
-    print(f"cv5 macro-F1: type {metrics['type']['macro_f1']:.3f}, priority {metrics['priority']['macro_f1']:.3f}, sentiment {metrics['sentiment']['macro_f1']:.3f}")
+    print(
+        f"cv5 macro-F1: type {metrics['type']['macro_f1']:.3f}, priority {metrics['priority']['macro_f1']:.3f}, sentiment {metrics['sentiment']['macro_f1']:.3f}"
+    )
     return 0
 
 
@@ -51,7 +60,10 @@ def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> i
         raise TingjianError(f"input not found: {src}")
     engine = build_engine(settings, durable_dedup=False)  # dedup in file order, in memory
     stats = classify_file(engine, src, dst, errors)
-    print(f"classified {stats['ok']} items with {engine.classifier.version}; {stats['invalid']} invalid lines", file=sys.stderr)
+    print(
+        f"classified {stats['ok']} items with {engine.classifier.version}; {stats['invalid']} invalid lines",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -67,7 +79,9 @@ def evaluate(ns: argparse.Namespace) -> int:
     data_dir = Path(ns.data_dir) if ns.data_dir else default_data_dir()
     rows = load_labeled(data_dir / "feedback_labeled.jsonl")
     rep = crossval(rows, folds=ns.folds, features=ns.features)
-    print(f"# Stratified {ns.folds}-fold cross-validation on {len(rows)} labeled items ({ns.features} features)\n")
+    print(
+        f"# Stratified {ns.folds}-fold cross-validation on {len(rows)} labeled items ({ns.features} features)\n"
+    )
     for k in ("type", "priority", "sentiment"):
         print(format_report(rep[k]) + "\n")
     p1 = rep["priority"]["per_class"]["P1"]["recall"]
@@ -89,7 +103,11 @@ def evaluate(ns: argparse.Namespace) -> int:
         rep["cross_domain_sentiment"] = cd
         print("# Binary sentiment on a review domain absent from training")
         for r in cd:
-            print(f"  held out {r['held_out']:<28} accuracy {r['accuracy']:.3f}  (train {r['train_examples']}, test {r['test_examples']})")
+            print(
+                f"  held out {r['held_out']:<28} accuracy {r['accuracy']:.3f}  (train {r['train_examples']}, test {r['test_examples']})"
+            )
     if ns.json_out:
-        Path(ns.json_out).write_text(json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8")
+        Path(ns.json_out).write_text(
+            json.dumps(rep, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
     return 0

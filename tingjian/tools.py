@@ -31,12 +31,32 @@ def feed_file(path: str, url: str) -> int:
                     ok += resp.status == 202
             except urllib.error.HTTPError as exc:
                 failed += 1
-                print(f"line {n}: HTTP {exc.code}: {exc.read().decode(errors='replace')}", file=sys.stderr)
+                print(
+                    f"line {n}: HTTP {exc.code}: {exc.read().decode(errors='replace')}",
+                    file=sys.stderr,
+                )
             except urllib.error.URLError as exc:
                 print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
                 return 1
     print(f"posted {ok} feedback items, {failed} rejected")
     return 0 if failed == 0 else 1
+
+
+def inspect_email(path: str) -> int:
+    """Print, as JSON, what the email connector would make of one .eml file.
+    Contacts are masked: this output is for people, not for the CRM store."""
+    from ingest.email.parse import parse_mail
+    from tingjian.privacy import mask_text
+
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        print(f"tingjian: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    doc = parse_mail(raw).as_dict()
+    print(mask_text(json.dumps(doc, ensure_ascii=False, indent=2)))
+    return 0
 
 
 def _width(s: str) -> int:
@@ -58,7 +78,18 @@ def print_tickets(settings: Settings, limit: int) -> int:
             ).fetchall()
     except psycopg.Error as exc:
         raise StoreError(f"cannot read tickets: {exc}") from exc
-    head = ["反馈编号", "渠道", "分类", "优先级", "情绪", "部门", "客户", "联系方式", "重复", "内容摘要"]
+    head = [
+        "反馈编号",
+        "渠道",
+        "分类",
+        "优先级",
+        "情绪",
+        "部门",
+        "客户",
+        "联系方式",
+        "重复",
+        "内容摘要",
+    ]
     table = [head]
     for no, ch, ty, pr, se, dep, name, phone, email, summ, rep in reversed(rows):
         contact = mask_phone(phone) if phone else mask_email(email) if email else ""

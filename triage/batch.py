@@ -38,7 +38,9 @@ def _progress(done: int, total: int, out: IO[str]) -> None:
     out.flush()
 
 
-def classify_file(engine: TriageEngine, src: Path, dst: Path, errors: Path | None = None, chunk: int = 256) -> dict[str, int]:
+def classify_file(
+    engine: TriageEngine, src: Path, dst: Path, errors: Path | None = None, chunk: int = 256
+) -> dict[str, int]:
     errors = errors or dst.with_name(dst.name + ".errors.jsonl")
     lines = src.read_text(encoding="utf-8").splitlines()
     total = len(lines)
@@ -65,15 +67,25 @@ def classify_file(engine: TriageEngine, src: Path, dst: Path, errors: Path | Non
                     received_at=d.received_at if d.received_at and d.received_at.tzinfo else now,
                     subject=d.subject,
                     text=d.text,
-                    customer=Customer(**{k: v for k, v in (d.customer or {}).items() if k in ("name", "phone", "email", "account")}),
+                    customer=Customer(
+                        **{
+                            k: v
+                            for k, v in (d.customer or {}).items()
+                            if k in ("name", "phone", "email", "account")
+                        }
+                    ),
                 )
                 pending.append((d.id, item))
             except ValidationError as exc:
                 stats["invalid"] += 1
                 detail = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in exc.errors()
+                    f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}"
+                    for e in exc.errors()
                 )
-                err.write(json.dumps({"line": n, "error": mask_text(detail)[:500]}, ensure_ascii=False) + "\n")
+                err.write(
+                    json.dumps({"line": n, "error": mask_text(detail)[:500]}, ensure_ascii=False)
+                    + "\n"
+                )
             if len(pending) >= chunk:
                 flush()
             _progress(n, total, sys.stderr)
@@ -87,14 +99,34 @@ def _row(rid: str, item: FeedbackReceived, res: Any) -> dict[str, Any]:
         t = res.triage
         dup = t.duplicate_of.partition(":")[2] if t.duplicate_of else None
         return {
-            "id": rid, "type": t.type, "type_confidence": t.type_confidence, "priority": t.priority,
-            "priority_confidence": t.priority_confidence, "sentiment": t.sentiment,
-            "sentiment_score": t.sentiment_score, "topics": list(t.topics), "summary": t.summary,
-            "keywords": list(t.keywords), "duplicate_of": dup, "incident": t.incident,
-            "needs_review": t.needs_review, "department": t.department,
-            "sla": t.sla.model_dump(mode="json"), "model_version": t.model_version,
+            "id": rid,
+            "type": t.type,
+            "type_confidence": t.type_confidence,
+            "priority": t.priority,
+            "priority_confidence": t.priority_confidence,
+            "sentiment": t.sentiment,
+            "sentiment_score": t.sentiment_score,
+            "topics": list(t.topics),
+            "summary": t.summary,
+            "keywords": list(t.keywords),
+            "duplicate_of": dup,
+            "incident": t.incident,
+            "needs_review": t.needs_review,
+            "department": t.department,
+            "sla": t.sla.model_dump(mode="json"),
+            "model_version": t.model_version,
             "escalations": list(t.escalations),
         }
-    return {"id": rid, "type": "spam" if res.reason == "spam" else None, "quarantined": res.reason,
-            "detail": res.detail, "priority": "P4", "duplicate_of": None, "incident": False,
-            "needs_review": False, "department": None, "sla": None, "model_version": None}
+    return {
+        "id": rid,
+        "type": "spam" if res.reason == "spam" else None,
+        "quarantined": res.reason,
+        "detail": res.detail,
+        "priority": "P4",
+        "duplicate_of": None,
+        "incident": False,
+        "needs_review": False,
+        "department": None,
+        "sla": None,
+        "model_version": None,
+    }

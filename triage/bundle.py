@@ -25,8 +25,49 @@ from triage.classifier import Prediction
 _PLACEHOLDERS = {"URL", "EMAIL", "PHONE", "ORDERNO"}
 # Function words and fillers that carry no topic, frequent in feedback.
 _STOP = frozenset(
-    "一直 以后 之后 现在 已经 还是 不行 没有 什么 怎么 这个 那个 我们 你们 他们 自己 就是 但是 然后 因为 所以"
-    " 可以 不能 一下 一个 还有 而且 或者 如果 这样 那样 真的 非常 感觉 时候 问题 请问 您好 你好 谢谢 麻烦".split()
+    [
+        "一直",
+        "以后",
+        "之后",
+        "现在",
+        "已经",
+        "还是",
+        "不行",
+        "没有",
+        "什么",
+        "怎么",
+        "这个",
+        "那个",
+        "我们",
+        "你们",
+        "他们",
+        "自己",
+        "就是",
+        "但是",
+        "然后",
+        "因为",
+        "所以",
+        "可以",
+        "不能",
+        "一下",
+        "一个",
+        "还有",
+        "而且",
+        "或者",
+        "如果",
+        "这样",
+        "那样",
+        "真的",
+        "非常",
+        "感觉",
+        "时候",
+        "问题",
+        "请问",
+        "您好",
+        "你好",
+        "谢谢",
+        "麻烦",
+    ]
 )
 SENTIMENT_SIGN = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
@@ -49,7 +90,11 @@ class TriageBundle:
         tp = self.type_model.predict_proba(X)
         pp = self.priority_model.predict_proba(X)
         sp = self.sentiment_model.predict_proba(X)
-        tc, pc, sc = self.type_model.classes_, self.priority_model.classes_, self.sentiment_model.classes_
+        tc, pc, sc = (
+            self.type_model.classes_,
+            self.priority_model.classes_,
+            self.sentiment_model.classes_,
+        )
         signs = np.array([SENTIMENT_SIGN[c] for c in sc])
         kw = self._keyword_columns()
         for i in range(len(texts)):
@@ -76,7 +121,9 @@ class TriageBundle:
         if self._kw_index is None:
             idf = self.meta.get("keyword_idf", {})
             names = self.vectorizer.get_feature_names_out()
-            mask = np.array([len(n) >= 2 and n in idf and n not in _STOP and not n.isdigit() for n in names])
+            mask = np.array(
+                [len(n) >= 2 and n in idf and n not in _STOP and not n.isdigit() for n in names]
+            )
             self._kw_index = (mask, names)
         return self._kw_index
 
@@ -167,7 +214,7 @@ def load_bundle(path: Path) -> TriageBundle:
         )
     try:
         with path.open("rb") as fh:
-            bundle = pickle.load(fh)  # noqa: S301 - integrity checked above
+            bundle = pickle.load(fh)
     except Exception as exc:
         raise ModelError(f"cannot unpickle model {path}: {exc}") from exc
     if not isinstance(bundle, TriageBundle):

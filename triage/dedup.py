@@ -53,7 +53,9 @@ def resemblance(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 class DedupStore(Protocol):
-    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]: ...
+    def load(
+        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[Row]: ...
 
     def save(self, rows: Sequence[Row]) -> None: ...
 
@@ -62,9 +64,15 @@ class DedupStore(Protocol):
 class MemoryDedupStore:
     rows: dict[str, Row] = field(default_factory=dict)
 
-    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]:
+    def load(
+        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[Row]:
         ck, sk = set(customer_keys), set(source_keys)
-        return [r for r in self.rows.values() if (r.customer_key in ck and r.received_at >= since) or r.source_key in sk]
+        return [
+            r
+            for r in self.rows.values()
+            if (r.customer_key in ck and r.received_at >= since) or r.source_key in sk
+        ]
 
     def save(self, rows: Sequence[Row]) -> None:
         for r in rows:
@@ -84,7 +92,9 @@ class Deduplicator:
     _new: list[Row] = field(default_factory=list)
     # MinHash bands -> recent items: burst candidates without comparing against
     # every recent item. Kept in memory: it spans one hour, a restart forgets it.
-    _buckets: dict[tuple[int, int, int], deque[tuple[datetime, str, frozenset[str]]]] = field(default_factory=dict)
+    _buckets: dict[tuple[int, int, int], deque[tuple[datetime, str, frozenset[str]]]] = field(
+        default_factory=dict
+    )
 
     def begin_batch(self, pairs: Sequence[tuple[str | None, FeedbackReceived]]) -> None:
         custs = sorted({c for c, _ in pairs if c})
@@ -101,7 +111,9 @@ class Deduplicator:
         self.store.save(self._new)
         self._new = []
 
-    def check(self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str) -> DedupVerdict:
+    def check(
+        self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
+    ) -> DedupVerdict:
         key = item.source_key
         if key in self._seen:  # a redelivery is the same item, not a repeat
             r = self._seen[key]
@@ -113,7 +125,11 @@ class Deduplicator:
         incident = self._burst(at, cust_key or key, sig)
         if not cust_key:
             return DedupVerdict(None, 0, incident)  # unknown sender: never merged
-        entries = [e for e in self._by_customer.get(cust_key, []) if timedelta(0) <= at - e.received_at <= self.window]
+        entries = [
+            e
+            for e in self._by_customer.get(cust_key, [])
+            if timedelta(0) <= at - e.received_at <= self.window
+        ]
         best: Row | None = None
         best_sim = 0.0
         for e in entries:
@@ -129,7 +145,11 @@ class Deduplicator:
             root = same_type[-1].root_key
         repeat = 0
         if root:
-            repeat = 1 + sum(1 for e in self._by_customer.get(cust_key, []) if e.root_key == root and e.source_key != root)
+            repeat = 1 + sum(
+                1
+                for e in self._by_customer.get(cust_key, [])
+                if e.root_key == root and e.source_key != root
+            )
         row = Row(key, cust_key, root or key, at, digest, sig, type_, repeat, incident)
         self._by_customer.setdefault(cust_key, []).append(row)
         self._seen[key] = row

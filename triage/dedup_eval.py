@@ -33,7 +33,9 @@ def _variants(text: str, rnd: random.Random) -> list[str]:
     ]
 
 
-def build(texts: Sequence[str], n_customers: int = 200, seed: int = 7) -> tuple[list[FeedbackReceived], set[tuple[str, str]], dict[str, str]]:
+def build(
+    texts: Sequence[str], n_customers: int = 200, seed: int = 7
+) -> tuple[list[FeedbackReceived], set[tuple[str, str]], dict[str, str]]:
     rnd = random.Random(seed)
     t0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
     items: list[FeedbackReceived] = []
@@ -51,11 +53,27 @@ def build(texts: Sequence[str], n_customers: int = 200, seed: int = 7) -> tuple[
             truth.add((f"c{c}-{k}", root))
         seq.append((f"c{c}-x", other))  # a different issue: no link
         for j, (sid, text) in enumerate(seq):
-            items.append(FeedbackReceived(channel="email", source_id=sid, received_at=t0 + timedelta(hours=c, minutes=j), text=text, customer=Customer(phone=phone)))
+            items.append(
+                FeedbackReceived(
+                    channel="email",
+                    source_id=sid,
+                    received_at=t0 + timedelta(hours=c, minutes=j),
+                    text=text,
+                    customer=Customer(phone=phone),
+                )
+            )
             owner[sid] = phone
         # another customer sends the same text: never a merge
         other_sid = f"o{c}"
-        items.append(FeedbackReceived(channel="email", source_id=other_sid, received_at=t0 + timedelta(hours=c, minutes=9), text=base, customer=Customer(phone=f"136{c:08d}")))
+        items.append(
+            FeedbackReceived(
+                channel="email",
+                source_id=other_sid,
+                received_at=t0 + timedelta(hours=c, minutes=9),
+                text=base,
+                customer=Customer(phone=f"136{c:08d}"),
+            )
+        )
         owner[other_sid] = f"136{c:08d}"
     items.sort(key=lambda i: i.received_at)
     return items, truth, owner
@@ -74,8 +92,15 @@ def evaluate(engine_factory: Any, texts: Sequence[str]) -> dict[str, Any]:
     recall = tp / len(truth) if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     cross = sum(1 for a, b in pred if owner[a] != owner[b])
-    return {"items": len(items), "true_pairs": len(truth), "predicted_pairs": len(pred), "precision": precision,
-            "recall": recall, "f1": f1, "cross_customer_merges": cross}
+    return {
+        "items": len(items),
+        "true_pairs": len(truth),
+        "predicted_pairs": len(pred),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "cross_customer_merges": cross,
+    }
 
 
 def engine_factory_default() -> Any:
@@ -85,4 +110,6 @@ def engine_factory_default() -> Any:
     from triage.engine import TriageEngine
 
     rules = load_business_rules(load_settings().business)
-    return lambda: TriageEngine(rules, KeywordClassifier(), "eval-key-000", ZoneInfo("Asia/Shanghai"), dedup=Deduplicator())
+    return lambda: TriageEngine(
+        rules, KeywordClassifier(), "eval-key-000", ZoneInfo("Asia/Shanghai"), dedup=Deduplicator()
+    )

@@ -36,15 +36,21 @@ class PostgresDedupStore:
                 raise StoreError(f"dedup store unreachable: {exc}") from exc
         return self._conn
 
-    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]:
+    def load(
+        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[Row]:
         try:
-            rows = self._c().execute(
-                "SELECT source_key, customer_key, root_key, received_at, digest, shingles, type,"
-                " repeat_count, incident FROM dedup_entries"
-                " WHERE (customer_key = ANY(%s) AND received_at >= %s) OR source_key = ANY(%s)"
-                " ORDER BY received_at, source_key",
-                (list(customer_keys), since, list(source_keys)),
-            ).fetchall()
+            rows = (
+                self._c()
+                .execute(
+                    "SELECT source_key, customer_key, root_key, received_at, digest, shingles, type,"
+                    " repeat_count, incident FROM dedup_entries"
+                    " WHERE (customer_key = ANY(%s) AND received_at >= %s) OR source_key = ANY(%s)"
+                    " ORDER BY received_at, source_key",
+                    (list(customer_keys), since, list(source_keys)),
+                )
+                .fetchall()
+            )
         except psycopg.Error as exc:
             raise StoreError(f"dedup lookup failed: {exc}") from exc
         return [Row(r[0], r[1], r[2], r[3], r[4], frozenset(r[5]), r[6], r[7], r[8]) for r in rows]
@@ -58,7 +64,20 @@ class PostgresDedupStore:
                     "INSERT INTO dedup_entries (source_key, customer_key, root_key, received_at, digest,"
                     " shingles, type, repeat_count, incident) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                     " ON CONFLICT (source_key) DO NOTHING",
-                    [(r.source_key, r.customer_key, r.root_key, r.received_at, r.digest, sorted(r.shingles), r.type, r.repeat_count, r.incident) for r in rows],
+                    [
+                        (
+                            r.source_key,
+                            r.customer_key,
+                            r.root_key,
+                            r.received_at,
+                            r.digest,
+                            sorted(r.shingles),
+                            r.type,
+                            r.repeat_count,
+                            r.incident,
+                        )
+                        for r in rows
+                    ],
                 )
         except psycopg.Error as exc:
             raise StoreError(f"dedup save failed: {exc}") from exc

@@ -90,7 +90,12 @@ class TriageEngine:
         now: datetime,
     ) -> FeedbackTriaged | Quarantined:
         if not norm.text.strip():
-            return Quarantined(feedback=item, reason="empty", detail="no text after normalisation", quarantined_at=now)
+            return Quarantined(
+                feedback=item,
+                reason="empty",
+                detail="no text after normalisation",
+                quarantined_at=now,
+            )
         type_ = pred.type
         if type_ in self.rules.routing.quarantine_types:
             return Quarantined(
@@ -108,7 +113,11 @@ class TriageEngine:
             priority, p_conf = "P1", max(p_conf, 0.95)
             escalations += [f"rule:{r}" for r in p1]
         repeat = self._escalation.p2_reasons(norm.text)
-        verdict = self.dedup.check(item, cust, norm, type_) if self.dedup else DedupVerdict(None, 0, False)
+        verdict = (
+            self.dedup.check(item, cust, norm, type_)
+            if self.dedup
+            else DedupVerdict(None, 0, False)
+        )
         if verdict.duplicate_of:
             repeat.append("duplicate_of_open_item")
         if repeat and priority not in ("P1", "P2"):
@@ -150,7 +159,9 @@ class TriageEngine:
             entities=norm.entities,
             model_version=self.classifier.version,
         )
-        return FeedbackTriaged(feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now)
+        return FeedbackTriaged(
+            feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now
+        )
 
 
 def _is_retention(item: FeedbackReceived) -> bool:

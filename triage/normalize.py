@@ -137,9 +137,7 @@ _AMOUNT = re.compile(
 PLACEHOLDERS = {"url": " URL ", "email": " EMAIL ", "phone": " PHONE ", "order": " ORDERNO "}
 
 
-def _extract(
-    pattern: re.Pattern[str], text: str, kind: str, found: dict[str, list[str]]
-) -> str:
+def _extract(pattern: re.Pattern[str], text: str, kind: str, found: dict[str, list[str]]) -> str:
     def repl(m: re.Match[str]) -> str:
         found.setdefault(kind, []).append(m.group(0))
         return PLACEHOLDERS.get(kind, m.group(0))
@@ -166,4 +164,6 @@ def normalize(text: str, subject: str | None = None) -> Normalized:
         entities["phone"] = tuple(mask_phone(p) for p in entities["phone"])
     if "email" in entities:
         entities["email"] = tuple(mask_email(e) for e in entities["email"])
-    return Normalized(text=readable, model_text=re.sub(r" {2,}", " ", model).strip(), entities=entities)
+    return Normalized(
+        text=readable, model_text=re.sub(r" {2,}", " ", model).strip(), entities=entities
+    )

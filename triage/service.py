@@ -78,6 +78,11 @@ class TriageHandler:
 
     def _dlq(self, exc: BaseException, r: ConsumerRecord) -> Outgoing:
         DEAD_LETTERS.labels(self.stage).inc()
-        dl = dead_letter(self.stage, exc, r.value or b"", topic=r.topic, partition=r.partition, offset=r.offset)
-        log.warning("dead-lettered", extra={"error_type": dl.error_type, "offset": r.offset, "partition": r.partition})
+        dl = dead_letter(
+            self.stage, exc, r.value or b"", topic=r.topic, partition=r.partition, offset=r.offset
+        )
+        log.warning(
+            "dead-lettered",
+            extra={"error_type": dl.error_type, "offset": r.offset, "partition": r.partition},
+        )
         return Outgoing(self._topics.dlq, r.key, dl.model_dump_json().encode())

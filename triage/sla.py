@@ -32,7 +32,9 @@ def add_working_days(t: datetime, days: int, cal: HolidayCalendar, sla: SlaTable
     return datetime.combine(d, start.timetz())
 
 
-def _after(t: datetime, dur: Duration | None, cal: HolidayCalendar, sla: SlaTable) -> datetime | None:
+def _after(
+    t: datetime, dur: Duration | None, cal: HolidayCalendar, sla: SlaTable
+) -> datetime | None:
     if dur is None:
         return None
     if dur.working_days is not None:

@@ -11,8 +11,30 @@ _GREETING = re.compile(
     re.I,
 )
 _PROBLEM_CUES = (
-    "失败", "闪退", "崩溃", "无法", "不能", "没有", "没收到", "扣", "退款", "错误", "报错", "慢", "卡",
-    "投诉", "丢", "坏", "差", "希望", "建议", "请问", "怎么", "为什么", "不", "没",
+    "失败",
+    "闪退",
+    "崩溃",
+    "无法",
+    "不能",
+    "没有",
+    "没收到",
+    "扣",
+    "退款",
+    "错误",
+    "报错",
+    "慢",
+    "卡",
+    "投诉",
+    "丢",
+    "坏",
+    "差",
+    "希望",
+    "建议",
+    "请问",
+    "怎么",
+    "为什么",
+    "不",
+    "没",
 )
 
 
@@ -22,7 +44,11 @@ def _score(clause: str) -> int:
 
 def summarize(text: str) -> str:
     clauses = [c.strip(" ,，:：") for c in _CLAUSE.split(text) if c and c.strip(" ,，:：")]
-    clauses = [_GREETING.sub("", c).strip() for c in clauses if c not in ("但", "可是", "结果", "然而", "现在", "还是", "一直")]
+    clauses = [
+        _GREETING.sub("", c).strip()
+        for c in clauses
+        if c not in ("但", "可是", "结果", "然而", "现在", "还是", "一直")
+    ]
     clauses = [c for c in clauses if len(c) >= 4] or clauses or [text.strip()]
     # The first clause that names a problem; ties go to the earlier one.
     best = max(clauses[:8], key=lambda c: (_score(c) > 0, -clauses.index(c)))

@@ -53,7 +53,17 @@ def load_labeled(path: Path) -> list[Example]:
         for line in fh:
             if line.strip():
                 d = json.loads(line)
-                out.append(Example(d["id"], d["channel"], d.get("subject"), d["text"], d["type"], d["priority"], d["sentiment"]))
+                out.append(
+                    Example(
+                        d["id"],
+                        d["channel"],
+                        d.get("subject"),
+                        d["text"],
+                        d["type"],
+                        d["priority"],
+                        d["sentiment"],
+                    )
+                )
     return out
 
 
@@ -65,12 +75,23 @@ def vectorizer() -> TfidfVectorizer:
     # Character 1-3-grams measured better than jieba words on this data (see
     # `tingjian eval --features words`) and are ~10x faster to compute.
     return TfidfVectorizer(
-        analyzer="char", ngram_range=(1, 3), preprocessor=compact, sublinear_tf=True, min_df=1, max_features=300_000
+        analyzer="char",
+        ngram_range=(1, 3),
+        preprocessor=compact,
+        sublinear_tf=True,
+        min_df=1,
+        max_features=300_000,
     )
 
 
 def word_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(tokenizer=jieba_words, token_pattern=None, lowercase=True, sublinear_tf=True, ngram_range=(1, 2))
+    return TfidfVectorizer(
+        tokenizer=jieba_words,
+        token_pattern=None,
+        lowercase=True,
+        sublinear_tf=True,
+        ngram_range=(1, 2),
+    )
 
 
 def _clf(c: float) -> LogisticRegression:
@@ -81,7 +102,13 @@ def model_texts(rows: Sequence[Example]) -> list[str]:
     return [normalize(r.text, r.subject).model_text for r in rows]
 
 
-def fit_bundle(rows: Sequence[Example], *, features: str = "chars", data_hash: str = "", extra_meta: dict[str, Any] | None = None) -> TriageBundle:
+def fit_bundle(
+    rows: Sequence[Example],
+    *,
+    features: str = "chars",
+    data_hash: str = "",
+    extra_meta: dict[str, Any] | None = None,
+) -> TriageBundle:
     import jieba
     import sklearn
     import snownlp  # noqa: F401 - recorded for provenance of the baseline
@@ -102,7 +129,11 @@ def fit_bundle(rows: Sequence[Example], *, features: str = "chars", data_hash: s
         "features": features,
         "data_sha256": data_hash,
         "n_examples": n,
-        "libraries": {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "jieba": jieba.__version__},
+        "libraries": {
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "jieba": jieba.__version__,
+        },
         "keyword_idf": idf,
         **(extra_meta or {}),
     }
@@ -112,23 +143,38 @@ def fit_bundle(rows: Sequence[Example], *, features: str = "chars", data_hash: s
 # ---------------------------------------------------------------- evaluation
 
 
-def _report(name: str, y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]) -> dict[str, Any]:
+def _report(
+    name: str, y_true: Sequence[str], y_pred: Sequence[str], labels: list[str]
+) -> dict[str, Any]:
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "name": name,
         "labels": labels,
-        "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])} for i, lab in enumerate(labels)},
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "per_class": {
+            lab: {
+                "precision": float(p[i]),
+                "recall": float(r[i]),
+                "f1": float(f[i]),
+                "support": int(s[i]),
+            }
+            for i, lab in enumerate(labels)
+        },
+        "macro_f1": float(
+            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+        ),
         "confusion": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
     }
 
 
-def crossval(rows: Sequence[Example], *, folds: int = 5, features: str = "chars", seed: int = 13) -> dict[str, Any]:
+def crossval(
+    rows: Sequence[Example], *, folds: int = 5, features: str = "chars", seed: int = 13
+) -> dict[str, Any]:
     """Stratified k-fold over the production path: engine = normalise + bundle + rules."""
+    from zoneinfo import ZoneInfo
+
     from config import load_business_rules, load_settings
     from models import Customer, FeedbackReceived, Quarantined
     from triage.engine import TriageEngine
-    from zoneinfo import ZoneInfo
 
     rules = load_business_rules(load_settings().business)
     pred_type = [""] * len(rows)
@@ -141,8 +187,14 @@ def crossval(rows: Sequence[Example], *, folds: int = 5, features: str = "chars"
         bundle = fit_bundle([rows[i] for i in train_idx], features=features)
         engine = TriageEngine(rules, bundle, "eval-key-000", ZoneInfo("Asia/Shanghai"))
         items = [
-            FeedbackReceived(channel=rows[i].channel if rows[i].channel != "import" else "import", source_id=rows[i].id, received_at=now,  # type: ignore[arg-type]
-                             subject=rows[i].subject, text=rows[i].text, customer=Customer())
+            FeedbackReceived(
+                channel=rows[i].channel if rows[i].channel != "import" else "import",
+                source_id=rows[i].id,
+                received_at=now,  # type: ignore[arg-type]
+                subject=rows[i].subject,
+                text=rows[i].text,
+                customer=Customer(),
+            )
             for i in test_idx
         ]
         preds = bundle.predict(model_texts([rows[i] for i in test_idx]))
@@ -157,7 +209,9 @@ def crossval(rows: Sequence[Example], *, folds: int = 5, features: str = "chars"
         "features": features,
         "n": len(rows),
         "type": _report("type", [r.type for r in rows], pred_type, TYPES),
-        "priority": _report("priority (model + rules)", [r.priority for r in rows], pred_prio, PRIORITIES),
+        "priority": _report(
+            "priority (model + rules)", [r.priority for r in rows], pred_prio, PRIORITIES
+        ),
         "sentiment": _report("sentiment", [r.sentiment for r in rows], pred_sent, SENTIMENTS),
     }
 
@@ -175,19 +229,25 @@ def snownlp_baseline(rows: Sequence[Example]) -> dict[str, Any]:
 
 def _read_reviews(data_dir: Path) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]]]:
     shop = []
-    with (data_dir / "public/online_shopping_10_cats/online_shopping_10_cats.csv").open(encoding="utf-8-sig") as fh:
+    with (data_dir / "public/online_shopping_10_cats/online_shopping_10_cats.csv").open(
+        encoding="utf-8-sig"
+    ) as fh:
         for row in csv.DictReader(fh):
             if row.get("review"):
                 shop.append((row["cat"], row["review"], int(row["label"])))
     hotel = []
-    with (data_dir / "public/ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv").open(encoding="utf-8-sig") as fh:
+    with (data_dir / "public/ChnSentiCorp_htl_all/ChnSentiCorp_htl_all.csv").open(
+        encoding="utf-8-sig"
+    ) as fh:
         for row in csv.DictReader(fh):
             if row.get("review"):
                 hotel.append((row["review"], int(row["label"])))
     return shop, hotel
 
 
-def cross_domain_sentiment(data_dir: Path, *, per_domain: int = 2000, seed: int = 13) -> list[dict[str, Any]]:
+def cross_domain_sentiment(
+    data_dir: Path, *, per_domain: int = 2000, seed: int = 13
+) -> list[dict[str, Any]]:
     """Binary sentiment trained on some review domains, tested on one held out."""
     shop, hotel = _read_reviews(data_dir)
     rnd = random.Random(seed)
@@ -197,7 +257,11 @@ def cross_domain_sentiment(data_dir: Path, *, per_domain: int = 2000, seed: int 
     for v in by_cat.values():
         rnd.shuffle(v)
     results = []
-    held_outs = [("ChnSentiCorp 酒店 (hotel)", hotel, {"酒店"}), ("online_shopping 水果", by_cat.get("水果", []), {"水果"}), ("online_shopping 书籍", by_cat.get("书籍", []), {"书籍"})]
+    held_outs = [
+        ("ChnSentiCorp 酒店 (hotel)", hotel, {"酒店"}),
+        ("online_shopping 水果", by_cat.get("水果", []), {"水果"}),
+        ("online_shopping 书籍", by_cat.get("书籍", []), {"书籍"}),
+    ]
     for name, test, exclude in held_outs:
         train = [x for cat, xs in by_cat.items() if cat not in exclude for x in xs[:per_domain]]
         test = list(test)
@@ -208,15 +272,27 @@ def cross_domain_sentiment(data_dir: Path, *, per_domain: int = 2000, seed: int 
         m = _clf(4.0).fit(X, [lab for _, lab in train])
         pred = m.predict(vec.transform([normalize(t).model_text for t, _ in test]))
         acc = float(np.mean(pred == np.array([lab for _, lab in test])))
-        results.append({"held_out": name, "train_examples": len(train), "test_examples": len(test), "accuracy": acc,
-                        "train_domains": sorted(c for c in by_cat if c not in exclude)})
+        results.append(
+            {
+                "held_out": name,
+                "train_examples": len(train),
+                "test_examples": len(test),
+                "accuracy": acc,
+                "train_domains": sorted(c for c in by_cat if c not in exclude),
+            }
+        )
     return results
 
 
 def format_report(rep: dict[str, Any]) -> str:
-    lines = [f"{rep['name']}: macro-F1 {rep['macro_f1']:.3f}", f"  {'class':<11}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}"]
+    lines = [
+        f"{rep['name']}: macro-F1 {rep['macro_f1']:.3f}",
+        f"  {'class':<11}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}",
+    ]
     for lab, m in rep["per_class"].items():
-        lines.append(f"  {lab:<11}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}{m['support']:>6}")
+        lines.append(
+            f"  {lab:<11}{m['precision']:>7.3f}{m['recall']:>8.3f}{m['f1']:>7.3f}{m['support']:>6}"
+        )
     labels = rep["labels"]
     lines.append("  confusion (rows = true, cols = predicted): " + " ".join(labels))
     for lab, row in zip(labels, rep["confusion"], strict=True):

@@ -11,10 +11,10 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -85,7 +85,9 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def create_app(publish: Publish, opts: WebOptions, health: Callable[[], dict[str, Any]]) -> Starlette:
+def create_app(
+    publish: Publish, opts: WebOptions, health: Callable[[], dict[str, Any]]
+) -> Starlette:
     idem = IdempotencyCache()
     limiter = RateLimiter(opts.rate_limit_per_minute)
     max_body_bytes, topic, hash_key = opts.max_body_bytes, opts.topic, opts.hash_key
@@ -124,7 +126,8 @@ def create_app(publish: Publish, opts: WebOptions, health: Callable[[], dict[str
         if not ok:
             ERRORS.labels(STAGE, "rate_limited").inc()
             return JSONResponse(
-                {"error": "too many requests, please retry later"}, 429,
+                {"error": "too many requests, please retry later"},
+                429,
                 headers={"Retry-After": str(max(1, int(wait + 0.999)))},
             )
         response = await _accept(request)
@@ -141,7 +144,9 @@ def create_app(publish: Publish, opts: WebOptions, health: Callable[[], dict[str
             body += chunk
             if len(body) > max_body_bytes:
                 ERRORS.labels(STAGE, "too_large").inc()
-                return JSONResponse({"error": "payload too large", "limit_bytes": max_body_bytes}, 413)
+                return JSONResponse(
+                    {"error": "payload too large", "limit_bytes": max_body_bytes}, 413
+                )
         try:
             data = await _parse_body(request, body)
         except ValueError as exc:
@@ -170,13 +175,23 @@ def create_app(publish: Publish, opts: WebOptions, health: Callable[[], dict[str
 
         received_at = datetime.now(UTC)
         try:
-            number = await run_in_threadpool(opts.allocate_number, received_at) if opts.allocate_number else None
+            number = (
+                await run_in_threadpool(opts.allocate_number, received_at)
+                if opts.allocate_number
+                else None
+            )
             item = form.to_received(source_id, received_at, request.headers.get("origin"), number)
-            await run_in_threadpool(publish, topic, _partition_key(item, hash_key), item.model_dump_json().encode())
+            await run_in_threadpool(
+                publish, topic, _partition_key(item, hash_key), item.model_dump_json().encode()
+            )
         except (TransportError, StoreError) as exc:
             ERRORS.labels(STAGE, type(exc).__name__).inc()
             log.warning("feedback not stored", extra={"error": str(exc)})
-            return JSONResponse({"error": "temporarily unavailable, please retry"}, 503, headers={"Retry-After": "5"})
+            return JSONResponse(
+                {"error": "temporarily unavailable, please retry"},
+                503,
+                headers={"Retry-After": "5"},
+            )
         MESSAGES_OUT.labels(STAGE, topic).inc()
         answer = {"status": "accepted", "receipt_id": source_id, "feedback_no": number}
         if key:

@@ -22,10 +22,14 @@ class WebFeedback(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)
+    ]
     subject: Short | None = None
     channel: Literal["web_form", "app_review", "survey"] = "web_form"
-    kind: Literal["bug", "ux", "suggestion", "complaint", "inquiry", "praise", "other"] | None = None
+    kind: Literal["bug", "ux", "suggestion", "complaint", "inquiry", "praise", "other"] | None = (
+        None
+    )
     name: Short | None = None
     contact: Short | None = None  # phone or email, whichever the customer gave
     phone: Short | None = None
@@ -57,7 +61,11 @@ class WebFeedback(BaseModel):
         return v or None
 
     def to_received(
-        self, source_id: str, received_at: datetime, origin: str | None, feedback_no: str | None = None
+        self,
+        source_id: str,
+        received_at: datetime,
+        origin: str | None,
+        feedback_no: str | None = None,
     ) -> FeedbackReceived:
         phone, email = self.phone, self.email
         if self.contact:

@@ -20,7 +20,9 @@ class CrmSink(BatchSink[FeedbackTriaged]):
     stage = "sink_crm"
     contract = FeedbackTriaged
 
-    def __init__(self, store: CrmStore, producer: KafkaProducer, dlq_topic: str, group_id: str) -> None:
+    def __init__(
+        self, store: CrmStore, producer: KafkaProducer, dlq_topic: str, group_id: str
+    ) -> None:
         super().__init__(producer, dlq_topic, group_id)
         self._store = store
 
@@ -39,5 +41,7 @@ class CrmSink(BatchSink[FeedbackTriaged]):
         TICKETS.labels("already_stored").inc(skipped)
 
     def stored_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        got = self._store.stored_offsets(self.group_id, [(tp.topic, tp.partition) for tp in partitions])
+        got = self._store.stored_offsets(
+            self.group_id, [(tp.topic, tp.partition) for tp in partitions]
+        )
         return {TopicPartition(t, p): o for (t, p), o in got.items()}

@@ -115,9 +115,12 @@ class CrmStore:
                 list(tr.escalations),
                 tr.incident,
                 tr.priority,
-                tr.priority, tr.sla.acknowledge_by,
-                tr.priority, tr.sla.first_response_by,
-                tr.priority, tr.sla.resolve_by,
+                tr.priority,
+                tr.sla.acknowledge_by,
+                tr.priority,
+                tr.sla.first_response_by,
+                tr.priority,
+                tr.sla.resolve_by,
                 ticket_id,
             ),
         )
@@ -129,7 +132,9 @@ class CrmStore:
 
     def _create(self, cur: psycopg.Cursor, item: FeedbackTriaged) -> None:
         fb, tr = item.feedback, item.triage
-        ticket_no = fb.feedback_no or next_number(cur, self._fmt, fb.received_at.astimezone(self._tz).date())
+        ticket_no = fb.feedback_no or next_number(
+            cur, self._fmt, fb.received_at.astimezone(self._tz).date()
+        )
         c = fb.customer
         cur.execute(
             "INSERT INTO tickets (ticket_no, channel, source_id, submitted_at, customer_name,"
@@ -142,14 +147,39 @@ class CrmStore:
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
             " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
             (
-                ticket_no, fb.channel, fb.source_id, fb.received_at, c.name,
-                c.phone, c.email, c.account, c.segment, tr.customer_key,
-                fb.subject, fb.text, item.normalized_text, tr.summary, tr.type, tr.priority,
-                tr.sentiment, tr.sentiment_score, list(tr.topics), list(tr.keywords),
-                tr.department, tr.type_confidence, tr.priority_confidence, tr.needs_review,
-                tr.model_version, list(tr.escalations), tr.repeat_count, tr.incident,
-                tr.sla.acknowledge_by, tr.sla.first_response_by, tr.sla.resolve_by,
-                tr.sla.update_every_hours, tr.sla.queue,
+                ticket_no,
+                fb.channel,
+                fb.source_id,
+                fb.received_at,
+                c.name,
+                c.phone,
+                c.email,
+                c.account,
+                c.segment,
+                tr.customer_key,
+                fb.subject,
+                fb.text,
+                item.normalized_text,
+                tr.summary,
+                tr.type,
+                tr.priority,
+                tr.sentiment,
+                tr.sentiment_score,
+                list(tr.topics),
+                list(tr.keywords),
+                tr.department,
+                tr.type_confidence,
+                tr.priority_confidence,
+                tr.needs_review,
+                tr.model_version,
+                list(tr.escalations),
+                tr.repeat_count,
+                tr.incident,
+                tr.sla.acknowledge_by,
+                tr.sla.first_response_by,
+                tr.sla.resolve_by,
+                tr.sla.update_every_hours,
+                tr.sla.queue,
                 Jsonb({k: list(v) for k, v in tr.entities.items()}),
                 Jsonb([a.model_dump() for a in fb.attachments]),
                 Jsonb(json.loads(json.dumps(fb.metadata))),
@@ -171,7 +201,9 @@ class CrmStore:
 
     # -- reads -------------------------------------------------------------------
 
-    def stored_offsets(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    def stored_offsets(
+        self, group: str, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
         conn = self.connection()
         try:
             with conn.transaction():

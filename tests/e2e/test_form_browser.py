@@ -27,14 +27,23 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
 
 
-def test_form_shows_the_feedback_number_and_field_errors(service_env: dict[str, str], tmp_path: Path, browser: object) -> None:
+def test_form_shows_the_feedback_number_and_field_errors(
+    service_env: dict[str, str], tmp_path: Path, browser: object
+) -> None:
     port = free_port()
     procs = [
         Proc(["ingest", "web", "--port", str(port)], service_env, tmp_path, "web").start(),
@@ -78,7 +87,9 @@ def test_form_shows_the_feedback_number_and_field_errors(service_env: dict[str, 
         dsn = service_env["TINGJIAN_POSTGRES__DSN"]
         wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") == 1, 60, "the ticket")
         with psycopg.connect(dsn) as c:
-            row = c.execute("SELECT ticket_no, customer_name, customer_phone, metadata->>'nps' FROM tickets").fetchone()
+            row = c.execute(
+                "SELECT ticket_no, customer_name, customer_phone, metadata->>'nps' FROM tickets"
+            ).fetchone()
         assert row == (number, "王先生", "13812345678", "3")
     finally:
         for p in procs:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import signal
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -36,12 +35,18 @@ def _start(procs: list[Proc], env: dict[str, str], tmp: Path, name: str, *args: 
 
 
 def _post(url: str, body: dict[str, object], key: str) -> int:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", "Idempotency-Key": key})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": key},
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return int(r.status)
 
 
-def test_500_posts_make_exactly_500_tickets(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+def test_500_posts_make_exactly_500_tickets(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
     port = free_port()
     web = _start(procs, service_env, tmp_path, "web", "ingest", "web", "--port", str(port))
     _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
@@ -75,7 +80,10 @@ def test_500_posts_make_exactly_500_tickets(service_env: dict[str, str], procs: 
         ).fetchall()
     assert len(rows) == 500
     assert len({r[0] for r in rows}) == 500
-    assert sorted(int(r[0][-4:]) for r in rows) == list(range(1, 501)) or len({r[0][3:11] for r in rows}) > 1
+    assert (
+        sorted(int(r[0][-4:]) for r in rows) == list(range(1, 501))
+        or len({r[0][3:11] for r in rows}) > 1
+    )
     for no, content, phone, type_, prio, dept, summary, ack, submitted, resolve, mv in rows:
         n = sent[content]
         assert phone == f"139{n:08d}"
@@ -91,16 +99,29 @@ def test_500_posts_make_exactly_500_tickets(service_env: dict[str, str], procs: 
     assert 'tingjian_messages_out_total{stage="ingest_web"' in body
 
 
-def test_sigkill_mid_stream_loses_and_doubles_nothing(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+def test_sigkill_mid_stream_loses_and_doubles_nothing(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
     env = env_with(service_env, TINGJIAN_TRIAGE__BATCH_SIZE="50", TINGJIAN_SINK__BATCH_SIZE="50")
-    settings = load_settings({"kafka": {"bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"], "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"], "partitions": 3}})
+    settings = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
+                "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
+                "partitions": 3,
+            }
+        }
+    )
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, topics)
     producer = make_producer(settings.kafka)
     total = 3000
 
     def publish(lo: int, hi: int) -> None:
-        out = [Outgoing(topics.received, f"c{n}".encode(), feedback(n).model_dump_json().encode()) for n in range(lo, hi)]
+        out = [
+            Outgoing(topics.received, f"c{n}".encode(), feedback(n).model_dump_json().encode())
+            for n in range(lo, hi)
+        ]
         send_all(producer, out, 30)
 
     publish(0, 1000)
@@ -111,7 +132,11 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(service_env: dict[str, str
     stored = lambda: count(dsn, "SELECT count(*) FROM ticket_feedback")  # noqa: E731
 
     for round_, (lo, hi) in enumerate([(1000, 2000), (2000, 3000)]):
-        wait_for(lambda: stored() > 50 + round_ * 1000, 90, f"progress before kill {round_}\n{sink.log()}\n{triage.log()}")
+        wait_for(
+            lambda: stored() > 50 + round_ * 1000,
+            90,
+            f"progress before kill {round_}\n{sink.log()}\n{triage.log()}",
+        )
         publish(lo, hi)
         time.sleep(rnd.uniform(0.05, 0.4))
         triage.kill()
@@ -126,14 +151,18 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(service_env: dict[str, str
         n_tickets, n_distinct_src, n_distinct_no = c.execute(
             "SELECT count(*), count(DISTINCT source_id), count(DISTINCT ticket_no) FROM tickets"
         ).fetchone()
-        seqs = [int(r[0][-4:]) for r in c.execute("SELECT ticket_no FROM tickets ORDER BY ticket_no")]
+        seqs = [
+            int(r[0][-4:]) for r in c.execute("SELECT ticket_no FROM tickets ORDER BY ticket_no")
+        ]
     assert stored() == total
     assert n_tickets == n_distinct_src == n_distinct_no == total
     if len(set(r for r in seqs)) == total:
         assert seqs == list(range(1, total + 1))  # gap-free (unless midnight passed)
 
 
-def test_sigterm_finishes_batch_and_exits_0_within_10s(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+def test_sigterm_finishes_batch_and_exits_0_within_10s(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
     port = free_port()
     web = _start(procs, service_env, tmp_path, "web", "ingest", "web", "--port", str(port))
     triage = _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
@@ -142,13 +171,22 @@ def test_sigterm_finishes_batch_and_exits_0_within_10s(service_env: dict[str, st
 
     def up() -> bool:
         try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+            return (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
+            )
         except OSError:
             return False
 
     wait_for(up, 60, "web up")
     for n in range(20):
-        assert _post(f"http://127.0.0.1:{port}/v1/feedback", {"text": feedback(n).text, "contact": f"139{n:08d}"}, f"t{n}") == 202
+        assert (
+            _post(
+                f"http://127.0.0.1:{port}/v1/feedback",
+                {"text": feedback(n).text, "contact": f"139{n:08d}"},
+                f"t{n}",
+            )
+            == 202
+        )
     wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") == 20, 60, "20 tickets")
     for p in (web, triage, sink):
         started = time.monotonic()
@@ -156,28 +194,49 @@ def test_sigterm_finishes_batch_and_exits_0_within_10s(service_env: dict[str, st
         assert time.monotonic() - started < 10
 
 
-def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(service_env: dict[str, str], procs: list[Proc], tmp_path: Path) -> None:
+def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
     from kafka import KafkaConsumer
 
     from models import DeadLetter, Quarantined
 
-    settings = load_settings({"kafka": {"bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"], "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"], "partitions": 3}})
+    settings = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
+                "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
+                "partitions": 3,
+            }
+        }
+    )
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, topics)
-    spam = feedback(1).model_copy(update={"source_id": "spam-1", "text": "加微信领红包，日赚三百，兼职刷单，点击链接"})
+    spam = feedback(1).model_copy(
+        update={"source_id": "spam-1", "text": "加微信领红包，日赚三百，兼职刷单，点击链接"}
+    )
     good = feedback(2)
-    send_all(make_producer(settings.kafka), [
-        Outgoing(topics.received, b"a", spam.model_dump_json().encode()),
-        Outgoing(topics.received, b"b", b'{"schema_version": 1, "channel": "web_form"}'),
-        Outgoing(topics.received, b"c", good.model_dump_json().encode()),
-    ], 10)
+    send_all(
+        make_producer(settings.kafka),
+        [
+            Outgoing(topics.received, b"a", spam.model_dump_json().encode()),
+            Outgoing(topics.received, b"b", b'{"schema_version": 1, "channel": "web_form"}'),
+            Outgoing(topics.received, b"c", good.model_dump_json().encode()),
+        ],
+        10,
+    )
     _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
     _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
     dsn = service_env["TINGJIAN_POSTGRES__DSN"]
     wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") == 1, 60, "the good item's ticket")
 
     def first(topic: str) -> bytes:
-        c = KafkaConsumer(topic, bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest", consumer_timeout_ms=20000)
+        c = KafkaConsumer(
+            topic,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=20000,
+        )
         try:
             return next(iter(c)).value
         finally:

@@ -17,7 +17,9 @@ from triage.classifier import KeywordClassifier
 from triage.engine import TriageEngine
 
 TZ = ZoneInfo("Asia/Shanghai")
-ENGINE = TriageEngine(load_business_rules(load_settings().business), KeywordClassifier(), "k" * 16, TZ)
+ENGINE = TriageEngine(
+    load_business_rules(load_settings().business), KeywordClassifier(), "k" * 16, TZ
+)
 FMT = "CRM{date:%Y%m%d}{seq:04d}"
 
 
@@ -72,7 +74,7 @@ def test_numbers_are_unique_and_gap_free_with_concurrent_writers(fresh_db: str) 
         try:
             for j in range(k, 200, 4):
                 store.write_batch([items[j]], f"g{k}", {})
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             store.close()

@@ -19,20 +19,32 @@ T0 = datetime.now(UTC) - timedelta(hours=1)
 
 
 def engine(dsn: str) -> TriageEngine:
-    return TriageEngine(RULES, KeywordClassifier(), "k" * 16, TZ, dedup=Deduplicator(store=PostgresDedupStore(dsn)))
+    return TriageEngine(
+        RULES, KeywordClassifier(), "k" * 16, TZ, dedup=Deduplicator(store=PostgresDedupStore(dsn))
+    )
 
 
 def fb(sid: str, text: str, phone: str) -> FeedbackReceived:
-    return FeedbackReceived(channel="email", source_id=sid, received_at=T0, text=text, customer=Customer(phone=phone))
+    return FeedbackReceived(
+        channel="email", source_id=sid, received_at=T0, text=text, customer=Customer(phone=phone)
+    )
 
 
 def test_dedup_survives_restart_and_merges_into_one_ticket(fresh_db: str) -> None:
-    first = engine(fresh_db).triage_batch([fb("m1", "发票一直开不出来，提示税号错误", "13800000001")], T0)
+    first = engine(fresh_db).triage_batch(
+        [fb("m1", "发票一直开不出来，提示税号错误", "13800000001")], T0
+    )
     # a new engine = a restarted triage worker: state comes from PostgreSQL
     again = engine(fresh_db).triage_batch(
-        [fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001"), fb("m3", "发票一直开不出来，提示税号错误", "13900000002")], T0
+        [
+            fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001"),
+            fb("m3", "发票一直开不出来，提示税号错误", "13900000002"),
+        ],
+        T0,
     )
-    replay = engine(fresh_db).triage_batch([fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001")], T0)
+    replay = engine(fresh_db).triage_batch(
+        [fb("m2", "发票还是开不出来，一直提示税号错误", "13800000001")], T0
+    )
     items = [*first, *again]
     assert all(isinstance(i, FeedbackTriaged) for i in items)
     assert again[0].triage.duplicate_of == "email:m1" and again[0].triage.repeat_count == 1
@@ -42,7 +54,9 @@ def test_dedup_survives_restart_and_merges_into_one_ticket(fresh_db: str) -> Non
     store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", TZ)
     assert store.write_batch(items, "g", {}) == (2, 1, 0)  # type: ignore[arg-type]
     with psycopg.connect(fresh_db) as c:
-        rows = c.execute("SELECT source_id, repeat_count FROM tickets ORDER BY source_id").fetchall()
+        rows = c.execute(
+            "SELECT source_id, repeat_count FROM tickets ORDER BY source_id"
+        ).fetchall()
         merged = c.execute("SELECT count(*) FROM ticket_feedback WHERE merged").fetchone()[0]
     assert rows == [("m1", 1), ("m3", 0)]
     assert merged == 1

@@ -4,6 +4,7 @@ import base64
 import json
 import threading
 import time
+from zoneinfo import ZoneInfo
 
 from kafka import KafkaConsumer
 
@@ -13,17 +14,36 @@ from sinks.crm.sink import CrmSink
 from sinks.crm.store import CrmStore
 from tests.helpers import count
 from tingjian.runtime.consumer_loop import ConsumerLoop
-from tingjian.runtime.kafka_io import Outgoing, ensure_topics, make_consumer, make_producer, send_all
-from zoneinfo import ZoneInfo
+from tingjian.runtime.kafka_io import (
+    Outgoing,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    send_all,
+)
 
 
-def test_malformed_triaged_message_goes_to_dlq_masked(kafka_bootstrap: str, fresh_db: str, topic_prefix: str) -> None:
-    cfg = load_settings({"kafka": {"bootstrap_servers": kafka_bootstrap, "topic_prefix": topic_prefix, "partitions": 1}}).kafka
+def test_malformed_triaged_message_goes_to_dlq_masked(
+    kafka_bootstrap: str, fresh_db: str, topic_prefix: str
+) -> None:
+    cfg = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": kafka_bootstrap,
+                "topic_prefix": topic_prefix,
+                "partitions": 1,
+            }
+        }
+    ).kafka
     topics = Topics(topic_prefix)
     ensure_topics(cfg, topics)
     producer = make_producer(cfg)
     bad = json.dumps({"schema_version": 1, "feedback": {"text": "客户电话13812345678"}}).encode()
-    send_all(producer, [Outgoing(topics.triaged, b"k", bad), Outgoing(topics.triaged, b"k", b"\xff not json")], 10)
+    send_all(
+        producer,
+        [Outgoing(topics.triaged, b"k", bad), Outgoing(topics.triaged, b"k", b"\xff not json")],
+        10,
+    )
 
     store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", ZoneInfo("Asia/Shanghai"))
     sink = CrmSink(store, producer, topics.dlq, f"{topic_prefix}sink")
@@ -33,7 +53,12 @@ def test_malformed_triaged_message_goes_to_dlq_masked(kafka_bootstrap: str, fres
     th = threading.Thread(target=loop.run)
     th.start()
 
-    reader = KafkaConsumer(topics.dlq, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=20000)
+    reader = KafkaConsumer(
+        topics.dlq,
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=20000,
+    )
     got = []
     deadline = time.monotonic() + 30
     for msg in reader:
@@ -50,4 +75,6 @@ def test_malformed_triaged_message_goes_to_dlq_masked(kafka_bootstrap: str, fres
     assert all("13812345678" not in d.error for d in got)  # the reason is masked
     assert count(fresh_db, "SELECT count(*) FROM tickets") == 0
     # the offsets moved past the bad records, in PostgreSQL with the (empty) write
-    assert store.stored_offsets(f"{topic_prefix}sink", [(topics.triaged, 0)]) == {(topics.triaged, 0): 2}
+    assert store.stored_offsets(f"{topic_prefix}sink", [(topics.triaged, 0)]) == {
+        (topics.triaged, 0): 2
+    }

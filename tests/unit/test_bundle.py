@@ -22,7 +22,17 @@ def rows() -> list[Example]:
     out = []
     for t, texts in TEXTS.items():
         for i, text in enumerate(texts * 2):
-            out.append(Example(f"{t}{i}", "web_form", None, text, t, "P2" if t == "bug" else "P4", "negative" if t == "bug" else "positive"))
+            out.append(
+                Example(
+                    f"{t}{i}",
+                    "web_form",
+                    None,
+                    text,
+                    t,
+                    "P2" if t == "bug" else "P4",
+                    "negative" if t == "bug" else "positive",
+                )
+            )
     return out
 
 
@@ -45,17 +55,27 @@ def test_bundle_roundtrip_predicts_and_records_provenance(bundle_path: Path) -> 
 def test_tampered_bundle_is_refused(bundle_path: Path, tmp_path: Path) -> None:
     bad = tmp_path / "triage.bundle"
     bad.write_bytes(bundle_path.read_bytes() + b"x")
-    (tmp_path / "triage.bundle.json").write_bytes((bundle_path.parent / "triage.bundle.json").read_bytes())
+    (tmp_path / "triage.bundle.json").write_bytes(
+        (bundle_path.parent / "triage.bundle.json").read_bytes()
+    )
     with pytest.raises(ModelError, match="does not match"):
         load_bundle(bad)
 
 
-def test_watcher_promotes_a_good_bundle_and_refuses_a_bad_one(bundle_path: Path, tmp_path: Path) -> None:
-    from config import load_business_rules, load_settings
-    from triage.engine import TriageEngine
+def test_watcher_promotes_a_good_bundle_and_refuses_a_bad_one(
+    bundle_path: Path, tmp_path: Path
+) -> None:
     from zoneinfo import ZoneInfo
 
-    engine = TriageEngine(load_business_rules(load_settings().business), KeywordClassifier(), "k" * 16, ZoneInfo("Asia/Shanghai"))
+    from config import load_business_rules, load_settings
+    from triage.engine import TriageEngine
+
+    engine = TriageEngine(
+        load_business_rules(load_settings().business),
+        KeywordClassifier(),
+        "k" * 16,
+        ZoneInfo("Asia/Shanghai"),
+    )
     live = tmp_path / "live.bundle"
     w = ModelWatcher(engine, str(live), every_s=0)
     assert not w.maybe_reload()  # nothing there yet: the baseline keeps serving

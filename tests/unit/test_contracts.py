@@ -41,4 +41,9 @@ def test_naive_timestamp_is_rejected() -> None:
 
 def test_topics_live_in_one_place_and_take_a_prefix() -> None:
     t = Topics("x.")
-    assert t.all() == ("x.feedback.received", "x.feedback.triaged", "x.feedback.quarantine", "x.feedback.dlq")
+    assert t.all() == (
+        "x.feedback.received",
+        "x.feedback.triaged",
+        "x.feedback.quarantine",
+        "x.feedback.dlq",
+    )

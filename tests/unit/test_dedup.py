@@ -16,8 +16,17 @@ def engine(store: MemoryDedupStore | None = None, **kw: object) -> TriageEngine:
     return TriageEngine(RULES, KeywordClassifier(), "k" * 16, ZoneInfo("Asia/Shanghai"), dedup=d)
 
 
-def fb(sid: str, text: str, phone: str | None = "13812345678", at: datetime = T0, **kw: object) -> FeedbackReceived:
-    return FeedbackReceived(channel="web_form", source_id=sid, received_at=at, text=text, customer=Customer(phone=phone), **kw)  # type: ignore[arg-type]
+def fb(
+    sid: str, text: str, phone: str | None = "13812345678", at: datetime = T0, **kw: object
+) -> FeedbackReceived:
+    return FeedbackReceived(
+        channel="web_form",
+        source_id=sid,
+        received_at=at,
+        text=text,
+        customer=Customer(phone=phone),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def run(e: TriageEngine, *items: FeedbackReceived) -> list[FeedbackTriaged]:
@@ -42,7 +51,9 @@ def test_same_customer_reworded_merges_and_counts() -> None:
 
 def test_different_customers_are_never_merged() -> None:
     e = engine()
-    out = run(e, *(fb(str(i), "APP登录后一直闪退，重装也不行", phone=f"1390000{i:04d}") for i in range(3)))
+    out = run(
+        e, *(fb(str(i), "APP登录后一直闪退，重装也不行", phone=f"1390000{i:04d}") for i in range(3))
+    )
     assert [o.triage.duplicate_of for o in out] == [None, None, None]
 
 
@@ -83,6 +94,17 @@ def test_redelivery_gets_its_first_verdict_and_state_survives_a_new_instance() -
 
 def test_burst_from_many_customers_is_an_incident_not_a_merge() -> None:
     e = engine(incident_threshold=5)
-    out = run(e, *(fb(str(i), f"支付页面一直报错无法付款{'!' * i}", phone=f"1390000{i:04d}", at=T0 + timedelta(minutes=i)) for i in range(6)))
+    out = run(
+        e,
+        *(
+            fb(
+                str(i),
+                f"支付页面一直报错无法付款{'!' * i}",
+                phone=f"1390000{i:04d}",
+                at=T0 + timedelta(minutes=i),
+            )
+            for i in range(6)
+        ),
+    )
     assert [o.triage.incident for o in out] == [False, False, False, False, True, True]
     assert all(o.triage.duplicate_of is None for o in out)

@@ -24,11 +24,15 @@ class Fixed:
 
 
 def engine(type_: str, priority: str, conf: float = 0.9) -> TriageEngine:
-    return TriageEngine(RULES, Fixed(type_, priority, conf), "test-key-1234", ZoneInfo("Asia/Shanghai"))
+    return TriageEngine(
+        RULES, Fixed(type_, priority, conf), "test-key-1234", ZoneInfo("Asia/Shanghai")
+    )
 
 
 def item(text: str, **kw: object) -> FeedbackReceived:
-    return FeedbackReceived(channel=kw.pop("channel", "web_form"), source_id="s", received_at=NOW, text=text, **kw)  # type: ignore[arg-type]
+    return FeedbackReceived(
+        channel=kw.pop("channel", "web_form"), source_id="s", received_at=NOW, text=text, **kw
+    )  # type: ignore[arg-type]
 
 
 def one(e: TriageEngine, it: FeedbackReceived) -> FeedbackTriaged:

@@ -49,7 +49,9 @@ def test_invalid_setting_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch, 
 def test_invalid_flag_value_exits_2_in_a_real_process() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tingjian.cli", "triage", "--log-level", "LOUD"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -41,7 +41,9 @@ def test_received_on_holiday_starts_next_working_morning() -> None:
         ("P4", t(2026, 11, 20, 12), None, None),
     ],
 )
-def test_sla_table(prio: str, ack: datetime, first: datetime | None, resolve: datetime | None) -> None:
+def test_sla_table(
+    prio: str, ack: datetime, first: datetime | None, resolve: datetime | None
+) -> None:
     due = compute_sla(t(2026, 11, 20, 10), prio, RULES.sla, RULES.calendar, TZ)  # a Friday
     assert due.acknowledge_by == ack
     assert due.first_response_by == first

@@ -30,14 +30,21 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def client(rec: Recorder) -> TestClient:
-    opts = WebOptions(topic="feedback.received", hash_key="k" * 16, max_body_bytes=2048,
-                      allowed_origins=("https://shop.example.com",), rate_limit_per_minute=10_000)
+    opts = WebOptions(
+        topic="feedback.received",
+        hash_key="k" * 16,
+        max_body_bytes=2048,
+        allowed_origins=("https://shop.example.com",),
+        rate_limit_per_minute=10_000,
+    )
     app = create_app(rec, opts, health=lambda: {"ok": True})
     return TestClient(app, raise_server_exceptions=False)
 
 
 def test_json_post_is_accepted_after_the_write(client: TestClient, rec: Recorder) -> None:
-    r = client.post("/v1/feedback", json={"text": "APP闪退", "name": "王先生", "contact": "13812345678"})
+    r = client.post(
+        "/v1/feedback", json={"text": "APP闪退", "name": "王先生", "contact": "13812345678"}
+    )
     assert r.status_code == 202
     assert len(rec.sent) == 1
     item = FeedbackReceived.model_validate_json(rec.sent[0][2])
@@ -53,7 +60,9 @@ def test_form_encoded_post(client: TestClient, rec: Recorder) -> None:
 
 
 def test_per_field_errors(client: TestClient, rec: Recorder) -> None:
-    r = client.post("/v1/feedback", json={"text": "", "nps": 11, "contact": "not-a-contact", "x": 1})
+    r = client.post(
+        "/v1/feedback", json={"text": "", "nps": 11, "contact": "not-a-contact", "x": 1}
+    )
     assert r.status_code == 400
     fields = {e["field"] for e in r.json()["fields"]}
     assert {"text", "nps", "contact", "x"} <= fields
@@ -87,8 +96,16 @@ def test_honeypot_is_not_forwarded(client: TestClient, rec: Recorder) -> None:
 
 def test_no_input_makes_a_500(client: TestClient) -> None:
     rnd = random.Random(7)
-    bodies = [b"", b"null", b"[]", b"{", b"\xff\xfe", json.dumps({"text": None}).encode(),
-              json.dumps({"text": {"a": 1}}).encode(), json.dumps({"text": "x" * 10, "nps": "abc"}).encode()]
+    bodies = [
+        b"",
+        b"null",
+        b"[]",
+        b"{",
+        b"\xff\xfe",
+        json.dumps({"text": None}).encode(),
+        json.dumps({"text": {"a": 1}}).encode(),
+        json.dumps({"text": "x" * 10, "nps": "abc"}).encode(),
+    ]
     bodies += [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))) for _ in range(200)]
     for body in bodies:
         for ctype in ("application/json", "application/x-www-form-urlencoded", "text/plain"):
@@ -98,7 +115,9 @@ def test_no_input_makes_a_500(client: TestClient) -> None:
 
 def test_rate_limit_is_per_client_with_retry_after(rec: Recorder) -> None:
     opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, rate_limit_per_minute=3)
-    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    c = TestClient(
+        create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False
+    )
     codes = [c.post("/v1/feedback", json={"text": f"第{i}条"}).status_code for i in range(5)]
     assert codes == [202, 202, 202, 429, 429]
     r = c.post("/v1/feedback", json={"text": "x"})
@@ -106,18 +125,32 @@ def test_rate_limit_is_per_client_with_retry_after(rec: Recorder) -> None:
 
 
 def test_origin_allowlist(client: TestClient, rec: Recorder) -> None:
-    bad = client.post("/v1/feedback", json={"text": "x"}, headers={"Origin": "https://evil.example"})
+    bad = client.post(
+        "/v1/feedback", json={"text": "x"}, headers={"Origin": "https://evil.example"}
+    )
     assert bad.status_code == 403 and rec.sent == []
-    good = client.post("/v1/feedback", json={"text": "x"}, headers={"Origin": "https://shop.example.com"})
+    good = client.post(
+        "/v1/feedback", json={"text": "x"}, headers={"Origin": "https://shop.example.com"}
+    )
     assert good.status_code == 202
     assert good.headers["access-control-allow-origin"] == "https://shop.example.com"
-    pre = client.options("/v1/feedback", headers={"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"})
+    pre = client.options(
+        "/v1/feedback",
+        headers={"Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST"},
+    )
     assert pre.status_code == 204
 
 
 def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
-    opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=lambda at: "CRM202611220042")
-    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    opts = WebOptions(
+        topic="t",
+        hash_key="k" * 16,
+        max_body_bytes=2048,
+        allocate_number=lambda at: "CRM202611220042",
+    )
+    c = TestClient(
+        create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False
+    )
     r = c.post("/v1/feedback", json={"text": "闪退"})
     assert r.json()["feedback_no"] == "CRM202611220042"
     assert FeedbackReceived.model_validate_json(rec.sent[0][2]).feedback_no == "CRM202611220042"
@@ -130,7 +163,9 @@ def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
         raise StoreError("db down")
 
     opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=broken)
-    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False)
+    c = TestClient(
+        create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False
+    )
     assert c.post("/v1/feedback", json={"text": "闪退"}).status_code == 503
     assert rec.sent == []
 

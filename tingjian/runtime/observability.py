@@ -30,6 +30,11 @@ CONSUMER_LAG = Gauge(
 )
 TICKETS = Counter("tingjian_tickets_total", "Tickets written to the CRM store", ["outcome"])
 QUARANTINED = Counter("tingjian_quarantined_total", "Items quarantined", ["reason"])
+# connector: web, email, social:<source>, import; outcome: a fixed vocabulary
+# (received, produced, duplicate, auto_reply, bounce, rejected_<reason>).
+INGEST_ITEMS = Counter(
+    "tingjian_ingest_items_total", "Items seen by connectors", ["connector", "outcome"]
+)
 DEAD_LETTERS = Counter("tingjian_dead_letters_total", "Items sent to the DLQ", ["stage"])
 
 HealthFn = Callable[[], dict[str, Any]]

@@ -1,0 +1,257 @@
+"""One raw mail -> what the connector does with it. Pure, never raises.
+
+Outcomes: ``accept`` (a FeedbackReceived), ``auto_reply`` and ``bounce``
+(counted, never tickets), ``reject`` (with detail; its raw bytes go to the
+dead-letter topic).
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Literal
+
+from ingest.email.decode import decode_bytes, decode_header_value
+from models import Attachment, Customer, FeedbackReceived
+from models.contracts import MAX_TEXT_CHARS
+from triage.normalize import html_to_text, strip_quotes_and_signature
+
+Kind = Literal["accept", "auto_reply", "bounce", "reject"]
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    max_bytes: int = 5 * 1024 * 1024
+    max_parts: int = 100
+    max_depth: int = 8
+
+
+@dataclass(frozen=True)
+class MailOutcome:
+    kind: Kind
+    reason: str = ""
+    detail: str = ""
+    item: FeedbackReceived | None = None
+    message_id: str | None = None
+    content_hash: str = ""
+    flags: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "outcome": self.kind,
+            "message_id": self.message_id,
+            "content_hash": self.content_hash,
+        }
+        if self.kind != "accept":
+            doc.update(reason=self.reason, detail=self.detail)
+        if self.item is not None:
+            doc["feedback"] = self.item.model_dump(mode="json")
+        return doc
+
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(自动回复|自動回覆|auto(matic)?[- ]?reply|out of (the )?office|休假|外出|不在办公室)\b",
+    re.I,
+)
+_BOUNCE_FROM = re.compile(r"(mailer-daemon|postmaster|mail delivery (subsystem|system))", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"(undeliverable|delivery status notification|returned mail|退信|系统退信|投递失败|无法投递)",
+    re.I,
+)
+
+
+def _classify_automatic(msg: Message, subject: str, sender: str) -> tuple[Kind, str] | None:
+    ctype = msg.get_content_type()
+    if ctype == "multipart/report":
+        rtype = (msg.get_param("report-type") or "").lower() if msg.get_param("report-type") else ""
+        return (
+            ("bounce", f"multipart/report; report-type={rtype}")
+            if rtype != "disposition-notification"
+            else ("auto_reply", "read receipt")
+        )
+    if _BOUNCE_FROM.search(sender) or (
+        msg.get("Return-Path", "").strip() == "<>" and _BOUNCE_SUBJECT.search(subject)
+    ):
+        return "bounce", f"from {sender or 'null sender'}"
+    auto = (msg.get("Auto-Submitted") or "").strip().lower()
+    if auto and auto != "no":
+        return "auto_reply", f"Auto-Submitted: {auto}"
+    for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Reply"):
+        if msg.get(h):
+            return "auto_reply", f"{h}: {msg.get(h)}"
+    if msg.get("X-MS-Exchange-Inbox-Rules-Loop"):
+        return "auto_reply", "X-MS-Exchange-Inbox-Rules-Loop (mail loop)"
+    prec = (msg.get("Precedence") or "").strip().lower()
+    if prec in ("bulk", "junk", "auto_reply", "list"):
+        return "auto_reply", f"Precedence: {prec}"
+    if _AUTO_SUBJECT.search(subject):
+        return "auto_reply", f"subject: {subject[:40]}"
+    return None
+
+
+@dataclass
+class _Walk:
+    limits: MailLimits
+    parts: int = 0
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    suspect: bool = False
+    problem: str | None = None
+
+
+def _payload_text(part: Message, w: _Walk) -> str:
+    try:
+        data = part.get_payload(decode=True) or b""
+    except Exception:  # broken transfer encoding: keep what can be read
+        data = str(part.get_payload()).encode("latin-1", errors="replace")
+        w.suspect = True
+    assert isinstance(data, bytes)
+    label = part.get_content_charset()
+    if part.get_content_type() == "text/html" and not label:
+        m = re.search(rb"<meta[^>]+charset=[\"']?([\w-]+)", data[:4096], re.I)
+        label = m.group(1).decode("ascii", "replace") if m else None
+    text, suspect = decode_bytes(data, label)
+    w.suspect |= suspect
+    return text
+
+
+def _walk(part: Message, w: _Walk, depth: int) -> None:
+    if w.problem:
+        return
+    w.parts += 1
+    if w.parts > w.limits.max_parts:
+        w.problem = f"more than {w.limits.max_parts} MIME parts"
+        return
+    if depth > w.limits.max_depth:
+        w.problem = f"MIME nesting deeper than {w.limits.max_depth}"
+        return
+    ctype = part.get_content_type()
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    if part.is_multipart():
+        children = part.get_payload()
+        assert isinstance(children, list)
+        if ctype == "multipart/alternative":
+            # Prefer text/plain over HTML; fall back to HTML when the text is empty.
+            sub = _Walk(w.limits, parts=w.parts)
+            for c in children:
+                _walk(c, sub, depth + 1)
+            w.parts, w.suspect, w.problem = sub.parts, w.suspect or sub.suspect, sub.problem
+            w.attachments += sub.attachments
+            plain = "\n".join(t for t in sub.plain if t.strip())
+            if plain.strip():
+                w.plain.append(plain)
+            else:
+                w.html += sub.html
+            return
+        for c in children:
+            _walk(c, w, depth + 1)
+        return
+    filename = part.get_filename()
+    if disposition == "attachment" or filename or not ctype.startswith("text/"):
+        name, s = decode_header_value(filename) if filename else ("", False)
+        w.suspect |= s
+        try:
+            size = len(part.get_payload(decode=True) or b"")
+        except Exception:
+            size = 0
+        w.attachments.append(Attachment(name=name or "(unnamed)", content_type=ctype, size=size))
+        return
+    text = _payload_text(part, w)
+    (w.html if ctype == "text/html" else w.plain).append(text)
+
+
+def _message_id(msg: Message) -> str | None:
+    mid = (msg.get("Message-ID") or "").strip()
+    m = re.search(r"<([^<>\s]+)>", mid)
+    return m.group(1) if m else (mid or None)
+
+
+def parse_mail(
+    raw: bytes, limits: MailLimits | None = None, *, mailbox: str = "INBOX"
+) -> MailOutcome:
+    limits = limits or MailLimits()
+    content_hash = hashlib.sha256(raw).hexdigest()
+    if len(raw) > limits.max_bytes:
+        return MailOutcome(
+            "reject",
+            "too_large",
+            f"{len(raw)} bytes > limit {limits.max_bytes}",
+            content_hash=content_hash,
+        )
+    if not raw.strip():
+        return MailOutcome("reject", "empty", "no bytes", content_hash=content_hash)
+    try:
+        msg = email.message_from_bytes(raw)
+    except Exception as exc:  # the stdlib parser is lenient; this is belt and braces
+        return MailOutcome(
+            "reject", "unparseable", f"{type(exc).__name__}: {exc}", content_hash=content_hash
+        )
+    if not msg.keys():
+        return MailOutcome("reject", "unparseable", "no mail headers", content_hash=content_hash)
+    mid = _message_id(msg)
+    subject, s1 = decode_header_value(msg.get("Subject"))
+    from_raw, s2 = decode_header_value(msg.get("From"))
+    addrs = getaddresses([from_raw])
+    name, addr = addrs[0] if addrs else ("", "")
+    auto = _classify_automatic(msg, subject, f"{name} <{addr}>")
+    if auto:
+        return MailOutcome(auto[0], auto[0], auto[1], message_id=mid, content_hash=content_hash)
+    w = _Walk(limits)
+    try:
+        _walk(msg, w, 0)
+    except Exception as exc:
+        return MailOutcome(
+            "reject",
+            "unparseable",
+            f"{type(exc).__name__}: {exc}",
+            message_id=mid,
+            content_hash=content_hash,
+        )
+    if w.problem:
+        return MailOutcome(
+            "reject", "mime_limits", w.problem, message_id=mid, content_hash=content_hash
+        )
+    body = "\n".join(t for t in w.plain if t.strip()) or "\n".join(
+        html_to_text(h) for h in w.html if h.strip()
+    )
+    own = strip_quotes_and_signature(body.replace("\r\n", "\n")).strip()
+    if not own and not subject:
+        return MailOutcome(
+            "reject", "empty", "no text and no subject", message_id=mid, content_hash=content_hash
+        )
+    flags = ["charset_suspect"] if (w.suspect or s1 or s2) else []
+    if len(own) > MAX_TEXT_CHARS:
+        own, flags = own[:MAX_TEXT_CHARS], [*flags, "truncated"]
+    try:
+        when = parsedate_to_datetime(msg.get("Date", "")) if msg.get("Date") else None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        when = None
+    meta = {"mailbox": mailbox, "content_sha256": content_hash}
+    if when:
+        meta["sent_at"] = when.isoformat()
+    if own != body.strip():
+        meta["quoted_removed"] = "true"
+    item = FeedbackReceived(
+        channel="email",
+        # Message-ID survives a re-fetch and a UIDVALIDITY change; mail without
+        # one is identified by its bytes.
+        source_id=(mid or f"sha256:{content_hash}")[:512],
+        received_at=datetime.now(UTC),
+        subject=subject[:1000] or None,
+        text=own or subject,
+        customer=Customer(name=name[:200] or None, email=addr[:320] or None),
+        attachments=tuple(w.attachments),
+        metadata=meta,
+        flags=tuple(flags),
+    )
+    return MailOutcome(
+        "accept", item=item, message_id=mid, content_hash=content_hash, flags=tuple(flags)
+    )
