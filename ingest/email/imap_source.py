@@ -8,6 +8,7 @@ mail out of Kafka.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import re
@@ -79,10 +80,8 @@ class ImapSource:
                         backoff = 1.0
                         self.stop.wait(self.cfg.poll_interval_s)
                 finally:
-                    try:
+                    with contextlib.suppress(OSError, imaplib.IMAP4.error):
                         conn.logout()
-                    except (OSError, imaplib.IMAP4.error):
-                        pass
             except (
                 TimeoutError,
                 MailError,

@@ -84,7 +84,7 @@ def test_500_posts_make_exactly_500_tickets(
         sorted(int(r[0][-4:]) for r in rows) == list(range(1, 501))
         or len({r[0][3:11] for r in rows}) > 1
     )
-    for no, content, phone, type_, prio, dept, summary, ack, submitted, resolve, mv in rows:
+    for _no, content, phone, type_, prio, dept, summary, ack, submitted, resolve, mv in rows:
         n = sent[content]
         assert phone == f"139{n:08d}"
         assert dept == RULES.routing.departments[type_]

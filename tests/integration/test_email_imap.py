@@ -91,7 +91,7 @@ def test_corpus_through_imap_once_and_only_once(
 
     # processed mail is flagged \Seen
     conn.select(imap_mailbox)
-    typ, data = conn.uid("SEARCH", None, "UNSEEN")
+    _typ, data = conn.uid("SEARCH", None, "UNSEEN")
     assert data[0] == b""
 
     # a second poll finds nothing new

@@ -43,7 +43,7 @@ def test_commands_are_real_cli_subcommands() -> None:
     from tingjian.cli import build_parser
 
     parser = build_parser()
-    for name, svc in COMPOSE["services"].items():
+    for _name, svc in COMPOSE["services"].items():
         cmd = svc.get("command")
         if cmd and cmd[0] == "tingjian":
             parser.parse_args(cmd[1:])  # raises SystemExit if not a valid command line
