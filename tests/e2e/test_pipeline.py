@@ -133,7 +133,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
 
     for round_, (lo, hi) in enumerate([(1000, 2000), (2000, 3000)]):
         wait_for(
-            lambda: stored() > 50 + round_ * 1000,
+            lambda r=round_: stored() > 50 + r * 1000,
             90,
             f"progress before kill {round_}\n{sink.log()}\n{triage.log()}",
         )
