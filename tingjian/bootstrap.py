@@ -254,6 +254,48 @@ def run_ingest_email(settings: Settings, metrics_port: int | None) -> int:
     return 0
 
 
+def run_import(settings: Settings, file: str, mapping_name: str, mappings_file: str | None) -> int:
+    import sys
+    from pathlib import Path
+
+    from ingest.bulk.importer import import_file, load_mapping, write_errors
+    from ingest.checkpoints import CheckpointStore
+    from tingjian.errors import TingjianError
+
+    mapping = load_mapping(mapping_name, mappings_file)
+    path = Path(file)
+    if not path.is_file():
+        raise TingjianError(f"file not found: {file}")
+    _check_store_schema(settings)
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix="-import")
+    store = CheckpointStore(settings.postgres.dsn, "import")
+    try:
+        rep = import_file(
+            path,
+            mapping,
+            store=store,
+            send=lambda outs: send_all(producer, outs, 60.0),
+            topic=topics.received,
+            hash_key=settings.privacy.hash_key,
+            tz=timezone(settings),
+        )
+    finally:
+        producer.close(timeout=5)
+        store.close()
+    errors = write_errors(path, rep)
+    for b in rep.bad[:20]:
+        print(f"row {b['row']}: {b['error']}", file=sys.stderr)
+    if len(rep.bad) > 20:
+        print(f"... {len(rep.bad) - 20} more bad rows", file=sys.stderr)
+    print(
+        f"{path.name}: {rep.rows} rows, {rep.produced} imported, {rep.already_imported} already imported,"
+        f" {len(rep.bad)} bad" + (f" (see {errors})" if errors else "")
+    )
+    return 0
+
+
 def _graceful_server(config: Any) -> Any:
     """uvicorn re-raises SIGTERM after its graceful shutdown, so the process
     would die of the signal; a drained shutdown is a clean exit (code 0)."""

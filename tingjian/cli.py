@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     ie = inspect.add_parser("email", help="parse one .eml file as the email connector would")
     ie.add_argument("file")
 
+    imp = sub.add_parser("import", help="import a CSV or Excel file of feedback")
+    _common(imp)
+    imp.add_argument("file")
+    imp.add_argument(
+        "--mapping",
+        required=True,
+        help="column mapping name (config/defaults/import_mappings.yaml)",
+    )
+    imp.add_argument("--mappings-file", default=None)
+
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
     tri.add_argument("--metrics-port", type=int)
@@ -151,6 +161,8 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         return bootstrap.run_ingest_web(settings, ns.host, ns.port)
     if ns.cmd == "ingest" and ns.source == "email":
         return bootstrap.run_ingest_email(settings, ns.metrics_port)
+    if ns.cmd == "import":
+        return bootstrap.run_import(settings, ns.file, ns.mapping, ns.mappings_file)
     if ns.cmd == "triage":
         return bootstrap.run_triage(settings, ns.metrics_port)
     if ns.cmd == "sink" and ns.sink == "crm":
