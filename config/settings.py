@@ -86,6 +86,33 @@ class EmailSettings(Section):
     max_depth: int = Field(ge=1)
 
 
+class GenericMapping(Section):
+    items_path: str = "items"
+    id_path: str = "id"
+    text_path: str = "text"
+    created_at_path: str | None = "created_at"
+    author_path: str = "author"
+    next_cursor_path: str | None = "next_cursor"
+    cursor_param: str = "cursor"
+    page_size_param: str = "count"
+    thread_param: str | None = None
+
+
+class SocialSourceSettings(Section):
+    adapter: Literal["weibo", "wechat", "generic"]
+    base_url: str = Field(min_length=1)
+    access_token: str = ""
+    # Weibo: status ids; WeChat: "msg_data_id:index"; generic: optional thread ids.
+    threads: list[str] = Field(default_factory=list)
+    channel: Literal["social", "app_review"] = "social"
+    page_size: int = Field(default=50, ge=1, le=200)
+    max_pages: int = Field(default=20, ge=1)
+    poll_interval_s: float = Field(default=30.0, gt=0)
+    request_timeout_s: float = Field(default=15.0, gt=0)
+    max_backoff_s: float = Field(default=300.0, gt=0)
+    mapping: GenericMapping = GenericMapping()
+
+
 class MetricsSettings(Section):
     host: str
     port: int = Field(ge=0, le=65535)
@@ -139,6 +166,7 @@ class Settings(BaseSettings):
     sink: ConsumerSettings
     web: WebSettings
     email: EmailSettings
+    social: dict[str, SocialSourceSettings] = Field(default_factory=dict)
     metrics: MetricsSettings
     business: BusinessSettings
     privacy: PrivacySettings

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config import Settings, load_business_rules
+from config.settings import ConfigError
 from models import Topics
 from tingjian.errors import TransportError
 from tingjian.runtime.consumer_loop import ConsumerLoop
@@ -246,6 +247,59 @@ def run_ingest_email(settings: Settings, metrics_port: int | None) -> int:
     )
     try:
         source.run()
+    finally:
+        producer.flush(timeout=5)
+        producer.close(timeout=5)
+        store.close()
+        ops.stop()
+    return 0
+
+
+def run_ingest_social(settings: Settings, source: str, metrics_port: int | None) -> int:
+    from ingest.checkpoints import CheckpointStore
+    from ingest.social.adapters import build_adapter
+    from ingest.social.poller import SocialPoller
+
+    if source not in settings.social:
+        known = ", ".join(sorted(settings.social)) or "none configured"
+        raise ConfigError(
+            f"--source: unknown social source {source!r} (social.<name> in the config; known: {known})"
+        )
+    cfg = settings.social[source]
+    _check_store_schema(settings)
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    producer = make_producer(settings.kafka, client_suffix=f"-social-{source}")
+    store = CheckpointStore(settings.postgres.dsn, f"social:{source}")
+    stop = stop_on_signals()
+    poller = SocialPoller(
+        source,
+        cfg,
+        build_adapter(cfg),
+        store,
+        lambda outs: send_all(producer, outs, 30.0),
+        topic=topics.received,
+        hash_key=settings.privacy.hash_key,
+        stop=stop,
+    )
+
+    def health() -> dict[str, Any]:
+        st = poller.state
+        return {
+            "ok": st.last_error is None,
+            "polls": st.polls,
+            "produced": st.produced,
+            "token_expired": st.token_expired,
+            "last_error": st.last_error,
+        }
+
+    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 4), health).start()
+    log.info(
+        "social connector started",
+        extra={"source": source, "adapter": cfg.adapter, "metrics_port": ops.port},
+    )
+    try:
+        poller.run()
     finally:
         producer.flush(timeout=5)
         producer.close(timeout=5)

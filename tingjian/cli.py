@@ -40,6 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(em)
     em.add_argument("--metrics-port", type=int)
 
+    so = ingest.add_parser("social", help="poll a social platform's comment API")
+    _common(so)
+    so.add_argument(
+        "--source",
+        dest="source_name",
+        required=True,
+        help="name of a source under social: in the config",
+    )
+    so.add_argument("--metrics-port", type=int)
+
     inspect = sub.add_parser("inspect", help="show what a connector would produce").add_subparsers(
         dest="what", required=True
     )
@@ -161,6 +171,8 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         return bootstrap.run_ingest_web(settings, ns.host, ns.port)
     if ns.cmd == "ingest" and ns.source == "email":
         return bootstrap.run_ingest_email(settings, ns.metrics_port)
+    if ns.cmd == "ingest" and ns.source == "social":
+        return bootstrap.run_ingest_social(settings, ns.source_name, ns.metrics_port)
     if ns.cmd == "import":
         return bootstrap.run_import(settings, ns.file, ns.mapping, ns.mappings_file)
     if ns.cmd == "triage":

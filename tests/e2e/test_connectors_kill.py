@@ -115,3 +115,63 @@ def test_bulk_import_sigkill_then_rerun(service_env: dict[str, str], tmp_path: P
     finally:
         for p in procs:
             p.stop_quietly()
+
+
+def test_social_connector_sigkill_restart(service_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.fakes.platforms import FakePlatforms
+
+    fake = FakePlatforms().start()
+    threads = [str(100 + i) for i in range(5)]
+    for t in threads:
+        fake.add_weibo(t, 200)
+    fake.delay_s = 0.03
+    cfg = tmp_path / "social.yaml"
+    cfg.write_text(
+        "social:\n  weibo:\n    adapter: weibo\n"
+        f"    base_url: {fake.url}\n    access_token: good-token\n    threads: {threads}\n"
+        "    page_size: 20\n    poll_interval_s: 0.5\n",
+        encoding="utf-8",
+    )
+    env = env_with(service_env, TINGJIAN_CONFIG=str(cfg))
+    dsn = env["TINGJIAN_POSTGRES__DSN"]
+    total = 1000
+    procs = [
+        Proc(["triage", "--metrics-port", "0"], env, tmp_path, "triage").start(),
+        Proc(["sink", "crm", "--metrics-port", "0"], env, tmp_path, "sink").start(),
+    ]
+    social = Proc(
+        ["ingest", "social", "--source", "weibo", "--metrics-port", "0"], env, tmp_path, "social"
+    ).start()
+    try:
+        committed = lambda: count(
+            dsn, "SELECT count(*) FROM ingest_seen WHERE connector = 'social:weibo'"
+        )  # noqa: E731
+        wait_for(lambda: committed() >= 200, 60, f"social progress\n{social.log()}")
+        social.kill()
+        assert committed() < total, "the kill came too late to test anything"
+        social = Proc(
+            ["ingest", "social", "--source", "weibo", "--metrics-port", "0"],
+            env,
+            tmp_path,
+            "social2",
+        ).start()
+        wait_for(
+            lambda: (
+                count(dsn, "SELECT count(*) FROM tickets")
+                + count(dsn, "SELECT count(*) FROM ticket_feedback WHERE merged")
+                >= total
+            ),
+            120,
+            f"all items\n{social.log()}",
+        )
+        time.sleep(2)
+        with psycopg.connect(dsn) as c:
+            n, distinct = c.execute(
+                "SELECT count(*), count(DISTINCT source_id) FROM ticket_feedback"
+            ).fetchone()
+        assert n == distinct == total
+    finally:
+        social.stop_quietly()
+        for p in procs:
+            p.stop_quietly()
+        fake.stop()
