@@ -99,7 +99,7 @@ def _http_errors(status: int) -> None:
 
 
 class WeiboAdapter:
-    TOKEN_CODES = {21314, 21315, 21316, 21317, 21319, 21327, 21332}
+    TOKEN_CODES = frozenset({21314, 21315, 21316, 21317, 21319, 21327, 21332})
 
     def __init__(self, cfg: SocialSourceSettings) -> None:
         self.cfg = cfg
@@ -169,7 +169,7 @@ def _weibo_date(value: Any) -> datetime:
 
 
 class WechatAdapter:
-    TOKEN_CODES = {40001, 40014, 42001, 42007}
+    TOKEN_CODES = frozenset({40001, 40014, 42001, 42007})
 
     def __init__(self, cfg: SocialSourceSettings) -> None:
         self.cfg = cfg
