@@ -220,7 +220,7 @@ def _deep_merge_env(overrides: dict[str, Any]) -> dict[str, Any]:
     """
     if not overrides:
         return {}
-    base = Settings().model_dump()
+    base = Settings().model_dump()  # type: ignore[call-arg]  # values come from the sources
     return _merge(base, overrides)
 
 

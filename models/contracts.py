@@ -49,7 +49,7 @@ class Attachment(Contract):
 class FeedbackReceived(Contract):
     """What a connector produces: one item of feedback, as the customer sent it."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     channel: Channel
     source_id: SourceId
     received_at: AwareDatetime
@@ -104,7 +104,7 @@ class Triage(Contract):
 class FeedbackTriaged(Contract):
     """What triage produces: the original item, untouched, plus the decision."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     feedback: FeedbackReceived
     triage: Triage
     normalized_text: str
@@ -114,7 +114,7 @@ class FeedbackTriaged(Contract):
 class Quarantined(Contract):
     """Spam and invalid items: kept with the reason, never a ticket, never deleted."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     feedback: FeedbackReceived
     reason: str
     detail: str = ""
@@ -124,7 +124,7 @@ class Quarantined(Contract):
 class DeadLetter(Contract):
     """What a stage could not process. ``payload`` is the original bytes (base64)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     stage: str
     error_type: str
     error: str  # already masked: no phone or email in clear

@@ -68,11 +68,10 @@ def classify_file(
                     subject=d.subject,
                     text=d.text,
                     customer=Customer(
-                        **{
-                            k: v
-                            for k, v in (d.customer or {}).items()
-                            if k in ("name", "phone", "email", "account")
-                        }
+                        name=(d.customer or {}).get("name"),
+                        phone=(d.customer or {}).get("phone"),
+                        email=(d.customer or {}).get("email"),
+                        account=(d.customer or {}).get("account"),
                     ),
                 )
                 pending.append((d.id, item))

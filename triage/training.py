@@ -188,9 +188,9 @@ def crossval(
         engine = TriageEngine(rules, bundle, "eval-key-000", ZoneInfo("Asia/Shanghai"))
         items = [
             FeedbackReceived(
-                channel=rows[i].channel if rows[i].channel != "import" else "import",
+                channel=rows[i].channel,
                 source_id=rows[i].id,
-                received_at=now,  # type: ignore[arg-type]
+                received_at=now,
                 subject=rows[i].subject,
                 text=rows[i].text,
                 customer=Customer(),

@@ -63,7 +63,7 @@ def import_file(
     mapping: Mapping,
     *,
     store: CheckpointStore,
-    send: Callable[[Sequence[Outgoing]], None],
+    send: Callable[[Sequence[Outgoing]], object],
     topic: str,
     hash_key: str,
     tz: ZoneInfo,

@@ -46,7 +46,7 @@ class ImapSource:
         self,
         cfg: EmailSettings,
         store: CheckpointStore,
-        send: Callable[[Sequence[Outgoing]], None],
+        send: Callable[[Sequence[Outgoing]], object],
         *,
         received_topic: str,
         dlq_topic: str,
@@ -113,7 +113,7 @@ class ImapSource:
                 extra={"mailbox": mailbox, "old": ck.get("uidvalidity"), "new": uidvalidity},
             )
             last = 0
-        typ, data = conn.uid("SEARCH", None, f"UID {last + 1}:*")
+        typ, data = conn.uid("SEARCH", f"UID {last + 1}:*")
         if typ != "OK":
             raise MailError(f"UID SEARCH failed: {data!r}")
         uids = sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > last)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Literal
+from typing import Literal, cast
 
 from ingest.email.decode import decode_bytes, decode_header_value
 from models import Attachment, Customer, FeedbackReceived
@@ -68,7 +68,7 @@ _BOUNCE_SUBJECT = re.compile(
 def _classify_automatic(msg: Message, subject: str, sender: str) -> tuple[Kind, str] | None:
     ctype = msg.get_content_type()
     if ctype == "multipart/report":
-        rtype = (msg.get_param("report-type") or "").lower() if msg.get_param("report-type") else ""
+        rtype = str(msg.get_param("report-type") or "").lower()
         return (
             ("bounce", f"multipart/report; report-type={rtype}")
             if rtype != "disposition-notification"
@@ -140,7 +140,7 @@ def _walk(part: Message, w: _Walk, depth: int) -> None:
             # Prefer text/plain over HTML; fall back to HTML when the text is empty.
             sub = _Walk(w.limits, parts=w.parts)
             for c in children:
-                _walk(c, sub, depth + 1)
+                _walk(cast(Message, c), sub, depth + 1)
             w.parts, w.suspect, w.problem = sub.parts, w.suspect or sub.suspect, sub.problem
             w.attachments += sub.attachments
             plain = "\n".join(t for t in sub.plain if t.strip())
@@ -150,7 +150,7 @@ def _walk(part: Message, w: _Walk, depth: int) -> None:
                 w.html += sub.html
             return
         for c in children:
-            _walk(c, w, depth + 1)
+            _walk(cast(Message, c), w, depth + 1)
         return
     filename = part.get_filename()
     if disposition == "attachment" or filename or not ctype.startswith("text/"):

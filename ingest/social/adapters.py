@@ -15,6 +15,7 @@ answer. Pure: no I/O here, the poller does the HTTP.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -319,6 +320,9 @@ def _generic_date(v: Any) -> datetime:
 
 
 def build_adapter(cfg: SocialSourceSettings) -> Adapter:
-    return {"weibo": WeiboAdapter, "wechat": WechatAdapter, "generic": GenericAdapter}[cfg.adapter](
-        cfg
-    )
+    kinds: dict[str, Callable[[SocialSourceSettings], Adapter]] = {
+        "weibo": WeiboAdapter,
+        "wechat": WechatAdapter,
+        "generic": GenericAdapter,
+    }
+    return kinds[cfg.adapter](cfg)

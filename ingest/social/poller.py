@@ -75,7 +75,7 @@ class SocialPoller:
         cfg: SocialSourceSettings,
         adapter: Adapter,
         store: CheckpointStore,
-        send: Callable[[Sequence[Outgoing]], None],
+        send: Callable[[Sequence[Outgoing]], object],
         *,
         topic: str,
         hash_key: str,

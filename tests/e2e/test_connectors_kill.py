@@ -143,9 +143,10 @@ def test_social_connector_sigkill_restart(service_env: dict[str, str], tmp_path:
         ["ingest", "social", "--source", "weibo", "--metrics-port", "0"], env, tmp_path, "social"
     ).start()
     try:
-        committed = lambda: count(
-            dsn, "SELECT count(*) FROM ingest_seen WHERE connector = 'social:weibo'"
-        )  # noqa: E731
+
+        def committed() -> int:
+            return count(dsn, "SELECT count(*) FROM ingest_seen WHERE connector = 'social:weibo'")
+
         wait_for(lambda: committed() >= 200, 60, f"social progress\n{social.log()}")
         social.kill()
         assert committed() < total, "the kill came too late to test anything"
