@@ -62,21 +62,23 @@ class DedupStore(Protocol):
 
 @dataclass
 class MemoryDedupStore:
-    rows: dict[str, Row] = field(default_factory=dict)
+    """Batch mode and tests: the same index, in a dict keyed like the table."""
 
-    def load(
-        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
-    ) -> list[Row]:
-        ck, sk = set(customer_keys), set(source_keys)
-        return [
-            r
-            for r in self.rows.values()
-            if (r.customer_key in ck and r.received_at >= since) or r.source_key in sk
-        ]
+    rows: dict[str, Row] = field(default_factory=dict)
+    by_customer: dict[str, list[Row]] = field(default_factory=dict)
+
+    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]:
+        out = {r.source_key: r for c in customer_keys for r in self.by_customer.get(c, []) if r.received_at >= since}
+        for k in source_keys:
+            if k in self.rows:
+                out[k] = self.rows[k]
+        return sorted(out.values(), key=lambda r: (r.received_at, r.source_key))
 
     def save(self, rows: Sequence[Row]) -> None:
         for r in rows:
-            self.rows.setdefault(r.source_key, r)
+            if r.source_key not in self.rows:
+                self.rows[r.source_key] = r
+                self.by_customer.setdefault(r.customer_key, []).append(r)
 
 
 @dataclass
