@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The default bundle is trained on first use from ../shared/data (about 30 s).
+# The default bundle is trained on first use from ../shared/data (about 30 s;
+# TINGJIAN_DATA_DIR points elsewhere). Without labeled data the pipeline still
+# runs, on the transparent keyword baseline, and says so.
 $(MODEL): | $(STAMP)
-	$(BIN)/tingjian model train --out $(MODEL)
+	$(BIN)/tingjian model train --out $(MODEL) || \
+	  echo "WARNING: no model trained (labeled data not found); triage uses the keyword baseline" >&2
 
 ## Retrain the triage model bundle from the labeled data.
 model: install

@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -210,53 +213,84 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
     return 0
 
 
-def run_ingest_email(settings: Settings, metrics_port: int | None) -> int:
+@dataclass
+class ConnectorIO:
+    """What every pull connector needs: topics, an acknowledged send, a checkpoint store."""
+
+    topics: Topics
+    send: Callable[[Sequence[Outgoing]], object]
+    store: Any
+
+
+@contextmanager
+def connector_io(settings: Settings, connector: str) -> Iterator[ConnectorIO]:
     from ingest.checkpoints import CheckpointStore
-    from ingest.email.imap_source import ImapSource
 
     _check_store_schema(settings)
     topics = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, topics)
-    producer = make_producer(settings.kafka, client_suffix="-ingest-email")
-    store = CheckpointStore(
-        settings.postgres.dsn, f"email:{settings.email.username}@{settings.email.host}"
-    )
-    stop = stop_on_signals()
-    source = ImapSource(
-        settings.email,
-        store,
-        lambda outs: send_all(producer, outs, 30.0),
-        received_topic=topics.received,
-        dlq_topic=topics.dlq,
-        hash_key=settings.privacy.hash_key,
-        stop=stop,
-    )
-
-    def health() -> dict[str, Any]:
-        return {
-            "ok": source.stats.last_error is None,
-            "polls": source.stats.polls,
-            "produced": source.stats.produced,
-            "last_error": source.stats.last_error,
-        }
-
-    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 3), health).start()
-    log.info(
-        "email connector started",
-        extra={"mailbox": settings.email.mailbox, "metrics_port": ops.port},
-    )
+    producer = make_producer(settings.kafka, client_suffix=f"-{connector.replace(':', '-')}")
+    store = CheckpointStore(settings.postgres.dsn, connector)
     try:
-        source.run()
+        yield ConnectorIO(topics, lambda outs: send_all(producer, outs, 60.0), store)
     finally:
         producer.flush(timeout=5)
         producer.close(timeout=5)
         store.close()
+
+
+def _run_with_ops(
+    run: Callable[[], None],
+    health: Callable[[], dict[str, Any]],
+    settings: Settings,
+    port: int,
+    what: str,
+    **extra: Any,
+) -> int:
+    ops = OpsServer(settings.metrics.host, port, health).start()
+    log.info(f"{what} started", extra={**extra, "metrics_port": ops.port})
+    try:
+        run()
+    finally:
         ops.stop()
     return 0
 
 
+def run_ingest_email(settings: Settings, metrics_port: int | None) -> int:
+    from ingest.email.imap_source import ImapSource
+
+    cfg = settings.email
+    with connector_io(settings, f"email:{cfg.username}@{cfg.host}") as io:
+        source = ImapSource(
+            cfg,
+            io.store,
+            io.send,
+            received_topic=io.topics.received,
+            dlq_topic=io.topics.dlq,
+            hash_key=settings.privacy.hash_key,
+            stop=stop_on_signals(),
+        )
+
+        def health() -> dict[str, Any]:
+            st = source.stats
+            return {
+                "ok": st.last_error is None,
+                "polls": st.polls,
+                "produced": st.produced,
+                "last_error": st.last_error,
+            }
+
+        return _run_with_ops(
+            source.run,
+            health,
+            settings,
+            _port(metrics_port, settings, 3),
+            "email connector",
+            mailbox=cfg.mailbox,
+        )
+
+
 def run_ingest_social(settings: Settings, source: str, metrics_port: int | None) -> int:
-    from ingest.checkpoints import CheckpointStore
     from ingest.social.adapters import build_adapter
     from ingest.social.poller import SocialPoller
 
@@ -266,46 +300,36 @@ def run_ingest_social(settings: Settings, source: str, metrics_port: int | None)
             f"--source: unknown social source {source!r} (social.<name> in the config; known: {known})"
         )
     cfg = settings.social[source]
-    _check_store_schema(settings)
-    topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
-    producer = make_producer(settings.kafka, client_suffix=f"-social-{source}")
-    store = CheckpointStore(settings.postgres.dsn, f"social:{source}")
-    stop = stop_on_signals()
-    poller = SocialPoller(
-        source,
-        cfg,
-        build_adapter(cfg),
-        store,
-        lambda outs: send_all(producer, outs, 30.0),
-        topic=topics.received,
-        hash_key=settings.privacy.hash_key,
-        stop=stop,
-    )
+    with connector_io(settings, f"social:{source}") as io:
+        poller = SocialPoller(
+            source,
+            cfg,
+            build_adapter(cfg),
+            io.store,
+            io.send,
+            topic=io.topics.received,
+            hash_key=settings.privacy.hash_key,
+            stop=stop_on_signals(),
+        )
 
-    def health() -> dict[str, Any]:
-        st = poller.state
-        return {
-            "ok": st.last_error is None,
-            "polls": st.polls,
-            "produced": st.produced,
-            "token_expired": st.token_expired,
-            "last_error": st.last_error,
-        }
+        def health() -> dict[str, Any]:
+            st = poller.state
+            return {
+                "ok": st.last_error is None,
+                "polls": st.polls,
+                "produced": st.produced,
+                "token_expired": st.token_expired,
+                "last_error": st.last_error,
+            }
 
-    ops = OpsServer(settings.metrics.host, _port(metrics_port, settings, 4), health).start()
-    log.info(
-        "social connector started",
-        extra={"source": source, "adapter": cfg.adapter, "metrics_port": ops.port},
-    )
-    try:
-        poller.run()
-    finally:
-        producer.flush(timeout=5)
-        producer.close(timeout=5)
-        store.close()
-        ops.stop()
-    return 0
+        return _run_with_ops(
+            poller.run,
+            health,
+            settings,
+            _port(metrics_port, settings, 4),
+            "social connector",
+            source=source,
+        )
 
 
 def run_import(settings: Settings, file: str, mapping_name: str, mappings_file: str | None) -> int:
@@ -313,31 +337,22 @@ def run_import(settings: Settings, file: str, mapping_name: str, mappings_file: 
     from pathlib import Path
 
     from ingest.bulk.importer import import_file, load_mapping, write_errors
-    from ingest.checkpoints import CheckpointStore
     from tingjian.errors import TingjianError
 
     mapping = load_mapping(mapping_name, mappings_file)
     path = Path(file)
     if not path.is_file():
         raise TingjianError(f"file not found: {file}")
-    _check_store_schema(settings)
-    topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
-    producer = make_producer(settings.kafka, client_suffix="-import")
-    store = CheckpointStore(settings.postgres.dsn, "import")
-    try:
+    with connector_io(settings, "import") as io:
         rep = import_file(
             path,
             mapping,
-            store=store,
-            send=lambda outs: send_all(producer, outs, 60.0),
-            topic=topics.received,
+            store=io.store,
+            send=io.send,
+            topic=io.topics.received,
             hash_key=settings.privacy.hash_key,
             tz=timezone(settings),
         )
-    finally:
-        producer.close(timeout=5)
-        store.close()
     errors = write_errors(path, rep)
     for b in rep.bad[:20]:
         print(f"row {b['row']}: {b['error']}", file=sys.stderr)

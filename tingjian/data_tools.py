@@ -12,6 +12,10 @@ from tingjian.errors import TingjianError
 
 
 def default_data_dir() -> Path:
+    import os
+
+    if os.environ.get("TINGJIAN_DATA_DIR"):
+        return Path(os.environ["TINGJIAN_DATA_DIR"])
     # The project is cloned beside ../shared; fall back to the working directory's.
     for base in (Path(__file__).resolve().parents[2], Path.cwd().parent, Path.cwd()):
         if (base / "shared" / "data" / "feedback_labeled.jsonl").is_file():

@@ -30,7 +30,6 @@ from triage.bundle import TriageBundle
 from triage.features import compact, jieba_words
 from triage.normalize import normalize
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TYPES = ["bug", "ux", "suggestion", "complaint", "inquiry", "praise", "spam"]
 PRIORITIES = ["P1", "P2", "P3", "P4"]
 SENTIMENTS = ["negative", "neutral", "positive"]
