@@ -64,7 +64,11 @@ PROPS
 
 start() {
   if running && port_open "$PORT"; then echo "kafka: running on 127.0.0.1:$PORT"; return 0; fi
-  if port_open "$PORT"; then echo "kafka: port $PORT is taken by another process" >&2; exit 1; fi
+  if port_open "$PORT"; then
+    # Another checkout's broker (or one started by hand): use it rather than fail.
+    echo "kafka: a broker not started from this checkout already listens on 127.0.0.1:$PORT; using it"
+    return 0
+  fi
   resolve
   configure
   nohup java -Xms256m -Xmx1g -XX:+UseG1GC \

@@ -67,8 +67,15 @@ class MemoryDedupStore:
     rows: dict[str, Row] = field(default_factory=dict)
     by_customer: dict[str, list[Row]] = field(default_factory=dict)
 
-    def load(self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime) -> list[Row]:
-        out = {r.source_key: r for c in customer_keys for r in self.by_customer.get(c, []) if r.received_at >= since}
+    def load(
+        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[Row]:
+        out = {
+            r.source_key: r
+            for c in customer_keys
+            for r in self.by_customer.get(c, [])
+            if r.received_at >= since
+        }
         for k in source_keys:
             if k in self.rows:
                 out[k] = self.rows[k]

@@ -179,6 +179,8 @@ def crossval(
     pred_type = [""] * len(rows)
     pred_prio = [""] * len(rows)
     pred_sent = [""] * len(rows)
+    conf_type = [0.0] * len(rows)
+    conf_sent = [0.0] * len(rows)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     strat = [f"{r.type}" for r in rows]
     now = datetime.now(UTC)
@@ -199,6 +201,8 @@ def crossval(
         preds = bundle.predict(model_texts([rows[i] for i in test_idx]))
         for j, (i, res) in enumerate(zip(test_idx, engine.triage_batch(items, now), strict=True)):
             pred_sent[i] = preds[j].sentiment
+            conf_sent[i] = preds[j].sentiment_confidence
+            conf_type[i] = preds[j].type_confidence
             if isinstance(res, Quarantined):
                 pred_type[i], pred_prio[i] = "spam", "P4"
             else:
@@ -212,7 +216,25 @@ def crossval(
             "priority (model + rules)", [r.priority for r in rows], pred_prio, PRIORITIES
         ),
         "sentiment": _report("sentiment", [r.sentiment for r in rows], pred_sent, SENTIMENTS),
+        "calibration": {
+            "type_ece": expected_calibration_error(conf_type, [p == r.type for p, r in zip(pred_type, rows, strict=True)]),
+            "sentiment_ece": expected_calibration_error(conf_sent, [p == r.sentiment for p, r in zip(pred_sent, rows, strict=True)]),
+        },
     }
+
+
+def expected_calibration_error(conf: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by size:
+    how far a label's confidence is from how often such labels are right."""
+    c = np.asarray(conf, dtype=float)
+    ok = np.asarray(correct, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (c > lo) & (c <= hi)
+        if m.any():
+            ece += m.mean() * abs(ok[m].mean() - c[m].mean())
+    return float(ece)
 
 
 def snownlp_baseline(rows: Sequence[Example]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class WebOptions:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 60
     # Gives the customer a 反馈编号 before the sink runs (None: receipt id only).
-    allocate_number: Callable[[datetime], str] | None = None
+    allocate_number: Callable[[datetime, str], str] | None = None
 
 
 def _client(request: Request) -> str:
@@ -176,7 +176,9 @@ def create_app(
         received_at = datetime.now(UTC)
         try:
             number = (
-                await run_in_threadpool(opts.allocate_number, received_at)
+                await run_in_threadpool(
+                    opts.allocate_number, received_at, f"{form.channel}:{source_id}"
+                )
                 if opts.allocate_number
                 else None
             )

@@ -39,11 +39,23 @@ class NumberAllocator:
         self._dsn, self._fmt, self._tz = dsn, fmt, tz
         self._conn: psycopg.Connection | None = None
 
-    def allocate(self, at: datetime) -> str:
+    def allocate(self, at: datetime, source_key: str) -> str:
+        """The item's number: the one it already has, or the next of the day."""
         try:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=5)
             with self._conn.transaction(), self._conn.cursor() as cur:
-                return next_number(cur, self._fmt, at.astimezone(self._tz).date())
+                cur.execute(
+                    "SELECT feedback_no FROM assigned_numbers WHERE source_key = %s", (source_key,)
+                )
+                row = cur.fetchone()
+                if row:
+                    return str(row[0])
+                number = next_number(cur, self._fmt, at.astimezone(self._tz).date())
+                cur.execute(
+                    "INSERT INTO assigned_numbers (source_key, feedback_no) VALUES (%s, %s)",
+                    (source_key, number),
+                )
+                return number
         except psycopg.Error as exc:
             raise StoreError(f"cannot allocate a feedback number: {exc}") from exc

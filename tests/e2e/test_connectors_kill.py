@@ -176,3 +176,67 @@ def test_social_connector_sigkill_restart(service_env: dict[str, str], tmp_path:
         for p in procs:
             p.stop_quietly()
         fake.stop()
+
+
+def test_web_connector_sigkill_restart_with_client_retries(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    import json
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from tests.helpers import free_port
+
+    total = 300
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1/feedback"
+    dsn = service_env["TINGJIAN_POSTGRES__DSN"]
+    answers: dict[int, str] = {}
+
+    def client() -> None:
+        # What a well-behaved client does: retry the same Idempotency-Key until 202.
+        deadline = time.monotonic() + 120
+        for n in range(total):
+            body = json.dumps(
+                {"text": TEMPLATES[n % len(TEMPLATES)].format(n=n), "contact": f"135{n:08d}"}
+            ).encode()
+            while time.monotonic() < deadline:
+                req = urllib.request.Request(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json", "Idempotency-Key": f"kill-{n}"},
+                )
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        answers[n] = json.loads(r.read())["feedback_no"]
+                        break
+                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                    time.sleep(0.1)
+
+    procs = [
+        Proc(["triage", "--metrics-port", "0"], service_env, tmp_path, "triage").start(),
+        Proc(["sink", "crm", "--metrics-port", "0"], service_env, tmp_path, "sink").start(),
+    ]
+    web = Proc(["ingest", "web", "--port", str(port)], service_env, tmp_path, "web").start()
+    th = threading.Thread(target=client, daemon=True)
+    try:
+        th.start()
+        wait_for(lambda: len(answers) >= 100, 60, f"100 accepted posts\n{web.log()}")
+        web.kill()
+        assert len(answers) < total, "the kill came too late to test anything"
+        web = Proc(["ingest", "web", "--port", str(port)], service_env, tmp_path, "web2").start()
+        th.join(150)
+        assert len(answers) == total
+        wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") >= total, 120, "all tickets")
+        time.sleep(2)
+        with psycopg.connect(dsn) as c:
+            rows = c.execute("SELECT ticket_no, customer_phone FROM tickets").fetchall()
+        assert len(rows) == total
+        by_phone = {phone: no for no, phone in rows}
+        # the number each customer was told is the number of their ticket
+        assert all(by_phone[f"135{n:08d}"] == answers[n] for n in range(total))
+    finally:
+        web.stop_quietly()
+        for p in procs:
+            p.stop_quietly()

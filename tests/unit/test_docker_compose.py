@@ -31,7 +31,16 @@ def _valid_env_name(name: str) -> bool:
 
 def test_every_pipeline_service_is_there() -> None:
     services = set(COMPOSE["services"])
-    assert {"kafka", "postgres", "migrate", "ingest-web", "ingest-email", "ingest-social-weibo", "triage", "sink-crm"} <= services
+    assert {
+        "kafka",
+        "postgres",
+        "migrate",
+        "ingest-web",
+        "ingest-email",
+        "ingest-social-weibo",
+        "triage",
+        "sink-crm",
+    } <= services
 
 
 def test_every_tingjian_variable_names_a_setting() -> None:

@@ -146,7 +146,7 @@ def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
         topic="t",
         hash_key="k" * 16,
         max_body_bytes=2048,
-        allocate_number=lambda at: "CRM202611220042",
+        allocate_number=lambda at, key: "CRM202611220042",
     )
     c = TestClient(
         create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False
@@ -159,7 +159,7 @@ def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
 def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
     from tingjian.errors import StoreError
 
-    def broken(at: object) -> str:
+    def broken(at: object, key: str) -> str:
         raise StoreError("db down")
 
     opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=broken)
