@@ -91,7 +91,9 @@ def evaluate(ns: argparse.Namespace) -> int:
     p1 = rep["priority"]["per_class"]["P1"]["recall"]
     cal = rep["calibration"]
     print(f"P1 recall: {p1:.3f}")
-    print(f"confidence calibration (ECE, lower is better): type {cal['type_ece']:.3f}, sentiment {cal['sentiment_ece']:.3f}\n")
+    print(
+        f"confidence calibration (ECE, lower is better): type {cal['type_ece']:.3f}, sentiment {cal['sentiment_ece']:.3f}\n"
+    )
     base = snownlp_baseline(rows)
     rep["snownlp"] = base
     print(format_report(base) + "\n")

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
@@ -97,6 +98,19 @@ def _clf(c: float) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
 
+def _calibrated_ridge() -> CalibratedClassifierCV:
+    # Measured on the labeled data (5-fold CV): for type and sentiment a ridge
+    # classifier with sigmoid calibration beats logistic regression on
+    # macro-F1 (0.881 vs 0.866, 0.843 vs 0.811) and its confidences are far
+    # closer to observed accuracy (ECE 0.14 vs 0.29, 0.03 vs 0.10). For priority
+    # plain logistic regression stays ahead (0.713 vs 0.688 before the rules).
+    # ensemble=False: one ridge fit on all data, calibrated on cross-validated
+    # scores; one model to evaluate per message instead of five.
+    return CalibratedClassifierCV(
+        RidgeClassifier(alpha=0.5, class_weight="balanced"), cv=5, method="sigmoid", ensemble=False
+    )
+
+
 def model_texts(rows: Sequence[Example]) -> list[str]:
     return [normalize(r.text, r.subject).model_text for r in rows]
 
@@ -115,14 +129,14 @@ def fit_bundle(
     texts = model_texts(rows)
     vec = vectorizer() if features == "chars" else word_vectorizer()
     X = vec.fit_transform(texts)
-    type_m = _clf(10.0).fit(X, [r.type for r in rows])
+    type_m = _calibrated_ridge().fit(X, [r.type for r in rows])
     prio_m = _clf(10.0).fit(X, [r.priority for r in rows])
-    sent_m = _clf(10.0).fit(X, [r.sentiment for r in rows])
+    sent_m = _calibrated_ridge().fit(X, [r.sentiment for r in rows])
     # IDF over jieba words for keyword extraction.
     docs = Counter(w for t in texts for w in set(jieba_words(t)))
     n = len(texts)
     idf = {w: math.log((1 + n) / (1 + c)) + 1 for w, c in docs.items() if len(w) >= 2}
-    version = f"tj-{features}-lr-{datetime.now(UTC):%Y%m%d%H%M%S}-{data_hash[:8]}"
+    version = f"tj-{features}-ridge-{datetime.now(UTC):%Y%m%d%H%M%S}-{data_hash[:8]}"
     meta = {
         "trained_at": datetime.now(UTC).isoformat(),
         "features": features,
@@ -217,13 +231,19 @@ def crossval(
         ),
         "sentiment": _report("sentiment", [r.sentiment for r in rows], pred_sent, SENTIMENTS),
         "calibration": {
-            "type_ece": expected_calibration_error(conf_type, [p == r.type for p, r in zip(pred_type, rows, strict=True)]),
-            "sentiment_ece": expected_calibration_error(conf_sent, [p == r.sentiment for p, r in zip(pred_sent, rows, strict=True)]),
+            "type_ece": expected_calibration_error(
+                conf_type, [p == r.type for p, r in zip(pred_type, rows, strict=True)]
+            ),
+            "sentiment_ece": expected_calibration_error(
+                conf_sent, [p == r.sentiment for p, r in zip(pred_sent, rows, strict=True)]
+            ),
         },
     }
 
 
-def expected_calibration_error(conf: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+def expected_calibration_error(
+    conf: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
     """Mean |accuracy - confidence| over equal-width confidence bins, weighted by size:
     how far a label's confidence is from how often such labels are right."""
     c = np.asarray(conf, dtype=float)
