@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -250,7 +251,7 @@ def expected_calibration_error(
     ok = np.asarray(correct, dtype=float)
     edges = np.linspace(0, 1, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (c > lo) & (c <= hi)
         if m.any():
             ece += m.mean() * abs(ok[m].mean() - c[m].mean())
