@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--skip-cross-domain", action="store_true")
 
+    dump = sub.add_parser("dump", help="print the dead-letter or quarantine topic, contacts masked")
+    _common(dump)
+    dump.add_argument("which", choices=["dlq", "quarantine"])
+    dump.add_argument("--limit", type=int, default=100)
+
     feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
     feed.add_argument("file")
     feed.add_argument("--url", default="http://127.0.0.1:8080/v1/feedback")
@@ -195,6 +200,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian import data_tools
 
         return data_tools.dispatch(ns, settings)
+    if ns.cmd == "dump":
+        from tingjian.tools import dump_topic
+
+        return dump_topic(settings, ns.which, ns.limit)
     if ns.cmd == "tickets":
         from tingjian.tools import print_tickets
 

@@ -247,3 +247,40 @@ def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(
     d = DeadLetter.model_validate_json(first(topics.dlq))
     assert d.stage == "triage" and d.error_type == "ValidationError"
     assert count(dsn, "SELECT count(*) FROM tickets WHERE source_id = 'spam-1'") == 0
+
+
+def test_dlq_dump_masks_personal_data(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    settings = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
+                "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
+                "partitions": 3,
+            }
+        }
+    )
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    bad = b'{"schema_version": 1, "text": "call me at 13812345678 or li.na@example.com"}'
+    send_all(make_producer(settings.kafka), [Outgoing(topics.received, b"x", bad)], 10)
+    _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
+
+    def dumped() -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "tingjian.cli", "dump", "dlq"],
+            env=service_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return out.stdout
+
+    wait_for(lambda: '"stage": "triage"' in dumped(), 60, "the dead letter")
+    text = dumped()
+    assert "138****5678" in text and "l***@example.com" in text
+    assert "13812345678" not in text and "li.na@example.com" not in text
