@@ -96,6 +96,10 @@ class Deduplicator:
     incident_threshold: int = 5
     incident_window: timedelta = timedelta(hours=1)
     bucket_cap: int = 64
+    # Many customers praising or asking the same thing is not an incident:
+    # only problems are checked for bursts (and the check is the costly part).
+    incident_types: frozenset[str] = frozenset({"bug", "ux", "complaint"})
+    max_candidates: int = 32
     _by_customer: dict[str, list[Row]] = field(default_factory=dict)
     _seen: dict[str, Row] = field(default_factory=dict)
     _new: list[Row] = field(default_factory=list)
@@ -131,7 +135,7 @@ class Deduplicator:
         sig = shingles(norm.model_text)
         digest = hashlib.sha1(_NOISE.sub("", norm.model_text).encode()).hexdigest()
         at = item.received_at
-        incident = self._burst(at, cust_key or key, sig)
+        incident = type_ in self.incident_types and self._burst(at, cust_key or key, sig)
         if not cust_key:
             return DedupVerdict(None, 0, incident)  # unknown sender: never merged
         entries = [
@@ -173,9 +177,9 @@ class Deduplicator:
             q = self._buckets.setdefault(band, deque())
             while q and (at - q[0][0] > self.incident_window or len(q) > self.bucket_cap):
                 q.popleft()
-            for _, w, s in q:
-                if w != who:
-                    candidates[w] = s  # one check per customer, their latest item
+            for _, w, s in reversed(q):  # newest first: a burst is recent
+                if w != who and len(candidates) < self.max_candidates:
+                    candidates.setdefault(w, s)  # one check per customer, their latest item
             q.append(entry)
         if len(candidates) < need:
             return False

@@ -40,12 +40,17 @@ class EscalationRules:
 
 @dataclass(frozen=True)
 class TopicTagger:
-    table: tuple[tuple[str, tuple[str, ...]], ...]
+    table: tuple[tuple[str, re.Pattern[str]], ...]
 
     @classmethod
     def from_taxonomy(cls, taxonomy: Taxonomy) -> TopicTagger:
-        return cls(tuple((t, tuple(w.lower() for w in ws)) for t, ws in taxonomy.topics.items()))
+        return cls(
+            tuple(
+                (t, re.compile("|".join(re.escape(w) for w in ws), re.I))
+                for t, ws in taxonomy.topics.items()
+                if ws
+            )
+        )
 
     def tag(self, text: str) -> tuple[str, ...]:
-        low = text.lower()
-        return tuple(topic for topic, words in self.table if any(w in low for w in words))
+        return tuple(topic for topic, rx in self.table if rx.search(text))

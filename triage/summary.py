@@ -38,8 +38,11 @@ _PROBLEM_CUES = (
 )
 
 
+_CUE_RE = re.compile("|".join(map(re.escape, sorted(_PROBLEM_CUES, key=len, reverse=True))))
+
+
 def _score(clause: str) -> int:
-    return sum(clause.count(c) for c in _PROBLEM_CUES)
+    return len(_CUE_RE.findall(clause))
 
 
 def summarize(text: str) -> str:
