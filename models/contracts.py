@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -28,6 +28,13 @@ MAX_TEXT_CHARS = 65_536
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, v: object) -> object:
+        # NUL carries no meaning in feedback and PostgreSQL cannot store it in
+        # text: dropped at the contract so that no stage chokes on it later.
+        return v.replace("\x00", "") if isinstance(v, str) and "\x00" in v else v
 
 
 class Customer(Contract):

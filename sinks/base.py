@@ -33,31 +33,39 @@ class BatchSink(ABC, Generic[M]):
 
     def handle(self, records: Sequence[ConsumerRecord]) -> None:
         good: list[tuple[ConsumerRecord, M]] = []
-        bad: list[Outgoing] = []
+        bad: list[tuple[ConsumerRecord, Exception]] = []
         for r in records:
             try:
                 good.append((r, self.contract.model_validate_json(r.value)))
             except (ValidationError, ValueError, TypeError) as exc:
                 ERRORS.labels(self.stage, "ContractError").inc()
-                DEAD_LETTERS.labels(self.stage).inc()
-                dl = dead_letter(
-                    self.stage,
-                    exc,
-                    r.value or b"",
-                    topic=r.topic,
-                    partition=r.partition,
-                    offset=r.offset,
-                )
-                bad.append(Outgoing(self._dlq_topic, r.key, dl.model_dump_json().encode()))
+                bad.append((r, exc))
         # Dead letters are acknowledged before the offsets that skip them are
         # committed: a crash in between repeats a dead letter, never loses one.
-        if bad:
-            send_all(self._producer, bad, 30.0)
+        self.dead_letter(bad)
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
             offsets[tp] = max(offsets.get(tp, -1), r.offset + 1)
         self.write(good, offsets)
+
+    def dead_letter(self, failed: Sequence[tuple[ConsumerRecord, Exception]]) -> None:
+        """Send records with their reasons to the DLQ and wait for the ack."""
+        if not failed:
+            return
+        out = []
+        for r, exc in failed:
+            DEAD_LETTERS.labels(self.stage).inc()
+            dl = dead_letter(
+                self.stage,
+                exc,
+                r.value or b"",
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+            )
+            out.append(Outgoing(self._dlq_topic, r.key, dl.model_dump_json().encode()))
+        send_all(self._producer, out, 30.0)
 
     @abstractmethod
     def write(

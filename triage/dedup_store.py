@@ -59,7 +59,8 @@ class PostgresDedupStore:
         if not rows:
             return
         try:
-            with self._c().cursor() as cur:
+            conn = self._c()
+            with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dedup_entries (source_key, customer_key, root_key, received_at, digest,"
                     " shingles, type, repeat_count, incident) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"

@@ -11,6 +11,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
 from models import FeedbackReceived, FeedbackTriaged, Quarantined, Topics
+from tingjian.errors import StoreError, TransportError
 from tingjian.runtime.dead_letter import dead_letter
 from tingjian.runtime.kafka_io import Outgoing, send_all
 from tingjian.runtime.observability import DEAD_LETTERS, ERRORS, MESSAGES_OUT, QUARANTINED
@@ -54,6 +55,8 @@ class TriageHandler:
         now = datetime.now(UTC)
         try:
             results = self._engine.triage_batch([i for _, i in items], now)
+        except (StoreError, TransportError):
+            raise  # not the messages' fault: the loop rewinds and retries the batch
         except Exception:
             # One poisoned item must not block the partition: retry one by one
             # and dead-letter only the ones that still fail.
@@ -62,6 +65,8 @@ class TriageHandler:
             for r, item in items:
                 try:
                     results.extend(self._engine.triage_batch([item], now))
+                except (StoreError, TransportError):
+                    raise
                 except Exception as exc:
                     ERRORS.labels(self.stage, type(exc).__name__).inc()
                     out.append(self._dlq(exc, r))

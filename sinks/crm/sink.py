@@ -31,10 +31,16 @@ class CrmSink(BatchSink[FeedbackTriaged]):
         batch: Sequence[tuple[ConsumerRecord, FeedbackTriaged]],
         offsets: dict[TopicPartition, int],
     ) -> None:
+        records = {m.feedback.source_key: r for r, m in batch}
+
+        def dead_letter_rejected(rejected: list[tuple[FeedbackTriaged, Exception]]) -> None:
+            self.dead_letter([(records[m.feedback.source_key], exc) for m, exc in rejected])
+
         created, merged, skipped = self._store.write_batch(
             [m for _, m in batch],
             self.group_id,
             {(tp.topic, tp.partition): o for tp, o in offsets.items()},
+            on_rejected=dead_letter_rejected,
         )
         TICKETS.labels("created").inc(created)
         TICKETS.labels("merged").inc(merged)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -48,17 +48,34 @@ class CrmStore:
         items: Sequence[FeedbackTriaged],
         group: str,
         offsets: dict[tuple[str, int], int],
+        on_rejected: Callable[[list[tuple[FeedbackTriaged, Exception]]], None] | None = None,
     ) -> tuple[int, int, int]:
-        """Store the batch and the offsets atomically. Returns (created, merged, skipped)."""
+        """Store the batch and the offsets atomically. Returns (created, merged, skipped).
+
+        An item the database refuses for its data (DataError, IntegrityError)
+        is rolled back to its own savepoint and handed to ``on_rejected``
+        (the dead-letter topic) before the transaction commits: one bad item
+        must not block its partition forever. Connection failures abort the
+        whole batch, to be retried."""
         conn = self.connection()
         created = merged = skipped = 0
+        rejected: list[tuple[FeedbackTriaged, Exception]] = []
         try:
             with conn.transaction(), conn.cursor() as cur:
                 for item in items:
-                    outcome = self._store_one(cur, item)
+                    try:
+                        with conn.transaction():  # a savepoint per item
+                            outcome = self._store_one(cur, item)
+                    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                        if on_rejected is None:
+                            raise
+                        rejected.append((item, exc))
+                        continue
                     created += outcome == "created"
                     merged += outcome == "merged"
                     skipped += outcome == "skipped"
+                if rejected and on_rejected is not None:
+                    on_rejected(rejected)  # raises if the DLQ write fails: all rolls back
                 for (topic, partition), nxt in offsets.items():
                     cur.execute(
                         "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset)"

@@ -91,3 +91,47 @@ def test_numbers_are_unique_and_gap_free_with_concurrent_writers(fresh_db: str) 
     seqs = sorted(int(n[-4:]) for n in nos)
     assert seqs == list(range(1, 201))
     assert all(re.fullmatch(r"CRM\d{8}\d{4}", n) for n in nos)
+
+
+def test_an_item_the_database_refuses_is_handed_back_and_the_rest_commits(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as c:
+        # stands in for any data error (a constraint added later, bad bytes...)
+        c.execute(
+            "ALTER TABLE tickets ADD CONSTRAINT no_poison CHECK (content NOT LIKE '%POISON%')"
+        )
+    store = CrmStore(fresh_db, FMT, TZ)
+    good1, good2 = triaged(1), triaged(2)
+    poison = triaged(3).model_copy(
+        update={"feedback": triaged(3).feedback.model_copy(update={"text": "POISON"})}
+    )
+    rejected: list[object] = []
+    assert store.write_batch(
+        [good1, poison, good2], "g", {("t", 0): 3}, on_rejected=rejected.extend
+    ) == (2, 0, 0)
+    assert [item.feedback.text for item, _ in rejected] == ["POISON"]  # type: ignore[attr-defined]
+    assert isinstance(rejected[0][1], psycopg.IntegrityError)  # type: ignore[index]
+    assert store.stored_offsets("g", [("t", 0)]) == {("t", 0): 3}
+    assert count(fresh_db, "SELECT count(*) FROM tickets") == 2
+    # numbers stay gap-free: the refused item's number was rolled back with its savepoint
+    assert sorted(
+        r[0][-4:] for r in psycopg.connect(fresh_db).execute("SELECT ticket_no FROM tickets")
+    ) == ["0001", "0002"]
+
+
+def test_dead_letter_write_failing_rolls_everything_back(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as c:
+        c.execute(
+            "ALTER TABLE tickets ADD CONSTRAINT no_poison CHECK (content NOT LIKE '%POISON%')"
+        )
+    store = CrmStore(fresh_db, FMT, TZ)
+    poison = triaged(3).model_copy(
+        update={"feedback": triaged(3).feedback.model_copy(update={"text": "POISON"})}
+    )
+
+    def dlq_down(rejected: object) -> None:
+        raise RuntimeError("kafka down")
+
+    with pytest.raises(RuntimeError):
+        store.write_batch([triaged(1), poison], "g", {("t", 0): 2}, on_rejected=dlq_down)
+    assert count(fresh_db, "SELECT count(*) FROM tickets") == 0
+    assert store.stored_offsets("g", [("t", 0)]) == {}

@@ -47,3 +47,8 @@ def test_topics_live_in_one_place_and_take_a_prefix() -> None:
         "x.feedback.quarantine",
         "x.feedback.dlq",
     )
+
+
+def test_nul_characters_are_dropped_at_the_contract() -> None:
+    item = FeedbackReceived.model_validate(_item(text="闪\x00退", subject="a\x00b"))
+    assert item.text == "闪退" and item.subject == "ab"
