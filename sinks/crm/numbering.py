@@ -6,6 +6,7 @@ numbers back (no gaps from the sink)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -38,9 +39,16 @@ class NumberAllocator:
     def __init__(self, dsn: str, fmt: str, tz: ZoneInfo) -> None:
         self._dsn, self._fmt, self._tz = dsn, fmt, tz
         self._conn: psycopg.Connection | None = None
+        # The web connector calls this from its thread pool; one connection
+        # must not interleave two transactions.
+        self._lock = threading.Lock()
 
     def allocate(self, at: datetime, source_key: str) -> str:
         """The item's number: the one it already has, or the next of the day."""
+        with self._lock:
+            return self._allocate(at, source_key)
+
+    def _allocate(self, at: datetime, source_key: str) -> str:
         try:
             if self._conn is None or self._conn.closed or self._conn.broken:
                 self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=5)

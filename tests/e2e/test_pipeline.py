@@ -284,3 +284,42 @@ def test_dlq_dump_masks_personal_data(
     text = dumped()
     assert "138****5678" in text and "l***@example.com" in text
     assert "13812345678" not in text and "li.na@example.com" not in text
+
+
+def test_concurrent_posts_get_unique_numbers_matching_their_tickets(
+    service_env: dict[str, str], procs: list[Proc], tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    _start(procs, service_env, tmp_path, "web", "ingest", "web", "--port", str(port))
+    _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
+    _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return urllib.request.urlopen(url + "/healthz", timeout=2).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, "web up")
+
+    def post(n: int) -> tuple[str, str]:
+        body = json.dumps({"text": feedback(n).text, "contact": f"133{n:08d}"}).encode()
+        req = urllib.request.Request(
+            url + "/v1/feedback",
+            data=body,
+            headers={"Content-Type": "application/json", "Idempotency-Key": f"c{n}"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return f"133{n:08d}", json.loads(r.read())["feedback_no"]
+
+    with ThreadPoolExecutor(8) as pool:
+        told = dict(pool.map(post, range(200)))
+    assert len(set(told.values())) == 200
+    dsn = service_env["TINGJIAN_POSTGRES__DSN"]
+    wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") >= 200, 60, "200 tickets")
+    with psycopg.connect(dsn) as c:
+        stored = dict(c.execute("SELECT customer_phone, ticket_no FROM tickets").fetchall())
+    assert stored == told

@@ -63,9 +63,10 @@ def make_consumer(
 
 def send_all(producer: KafkaProducer, messages: Iterable[Outgoing], timeout_s: float) -> int:
     """Send and wait until Kafka acknowledged every message; raise otherwise."""
+    # Waiting on our own futures, not flush(): concurrent callers (the web
+    # connector's threads) do not wait for each other's messages.
     futures = [producer.send(m.topic, key=m.key, value=m.value) for m in messages]
     try:
-        producer.flush(timeout=timeout_s)
         for f in futures:
             f.get(timeout=timeout_s)
     except KafkaError as exc:
