@@ -76,6 +76,28 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, poll: float = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def start_consumers(env: dict[str, str], log_dir: Path) -> list[Proc]:
+    """The triage and CRM sink processes, the downstream half of the pipeline."""
+    return [
+        Proc(["triage", "--metrics-port", "0"], env, log_dir, "triage").start(),
+        Proc(["sink", "crm", "--metrics-port", "0"], env, log_dir, "sink").start(),
+    ]
+
+
+def wait_healthy(base_url: str, proc: Proc | None = None, timeout: float = 60) -> None:
+    """Wait until a service's /healthz answers 200."""
+    import urllib.request
+
+    def ok() -> bool:
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as r:
+                return int(r.status) == 200
+        except OSError:
+            return False
+
+    wait_for(ok, timeout, f"{base_url}/healthz" + (f"\n{proc.log()}" if proc else ""))
+
+
 def count(dsn: str, sql: str) -> int:
     with psycopg.connect(dsn) as c:
         row = c.execute(sql).fetchone()
@@ -110,4 +132,14 @@ def env_with(base: dict[str, str], **kw: str) -> dict[str, str]:
     return out
 
 
-__all__ = ["ROOT", "Proc", "count", "env_with", "feedback", "free_port", "os", "wait_for"]
+__all__ = [
+    "ROOT",
+    "Proc",
+    "count",
+    "env_with",
+    "feedback",
+    "free_port",
+    "os",
+    "wait_for",
+    "wait_healthy",
+]

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 
 from tests.conftest import IMAP
-from tests.helpers import TEMPLATES, Proc, count, env_with, wait_for
+from tests.helpers import TEMPLATES, Proc, count, env_with, start_consumers, wait_for
 
 
 def _mail(n: int) -> bytes:
@@ -41,10 +41,7 @@ def test_email_connector_sigkill_restart(
         TINGJIAN_EMAIL__POLL_INTERVAL_S="0.2",
     )
     dsn = env["TINGJIAN_POSTGRES__DSN"]
-    procs = [
-        Proc(["triage", "--metrics-port", "0"], env, tmp_path, "triage").start(),
-        Proc(["sink", "crm", "--metrics-port", "0"], env, tmp_path, "sink").start(),
-    ]
+    procs = start_consumers(env, tmp_path)
     email = Proc(["ingest", "email", "--metrics-port", "0"], env, tmp_path, "email").start()
     try:
         progress = lambda: count(dsn, "SELECT count(*) FROM ingest_seen")  # noqa: E731
@@ -88,10 +85,7 @@ def test_bulk_import_sigkill_then_rerun(service_env: dict[str, str], tmp_path: P
                 ]
             )
     dsn = service_env["TINGJIAN_POSTGRES__DSN"]
-    procs = [
-        Proc(["triage", "--metrics-port", "0"], service_env, tmp_path, "triage").start(),
-        Proc(["sink", "crm", "--metrics-port", "0"], service_env, tmp_path, "sink").start(),
-    ]
+    procs = start_consumers(service_env, tmp_path)
     try:
         imp = Proc(
             ["import", str(path), "--mapping", "generic"], service_env, tmp_path, "import"
@@ -135,10 +129,7 @@ def test_social_connector_sigkill_restart(service_env: dict[str, str], tmp_path:
     env = env_with(service_env, TINGJIAN_CONFIG=str(cfg))
     dsn = env["TINGJIAN_POSTGRES__DSN"]
     total = 1000
-    procs = [
-        Proc(["triage", "--metrics-port", "0"], env, tmp_path, "triage").start(),
-        Proc(["sink", "crm", "--metrics-port", "0"], env, tmp_path, "sink").start(),
-    ]
+    procs = start_consumers(env, tmp_path)
     social = Proc(
         ["ingest", "social", "--source", "weibo", "--metrics-port", "0"], env, tmp_path, "social"
     ).start()
@@ -214,10 +205,7 @@ def test_web_connector_sigkill_restart_with_client_retries(
                 except (urllib.error.URLError, ConnectionError, TimeoutError):
                     time.sleep(0.1)
 
-    procs = [
-        Proc(["triage", "--metrics-port", "0"], service_env, tmp_path, "triage").start(),
-        Proc(["sink", "crm", "--metrics-port", "0"], service_env, tmp_path, "sink").start(),
-    ]
+    procs = start_consumers(service_env, tmp_path)
     web = Proc(["ingest", "web", "--port", str(port)], service_env, tmp_path, "web").start()
     th = threading.Thread(target=client, daemon=True)
     try:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.helpers import Proc, count, free_port, wait_for
+from tests.helpers import Proc, count, free_port, wait_for, wait_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -53,13 +52,7 @@ def test_form_shows_the_feedback_number_and_field_errors(
     try:
         url = f"http://127.0.0.1:{port}"
 
-        def up() -> bool:
-            try:
-                return urllib.request.urlopen(url + "/healthz", timeout=2).status == 200
-            except OSError:
-                return False
-
-        wait_for(up, 60, f"web up\n{procs[0].log()}")
+        wait_healthy(url, procs[0])
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(url + "/form")
         assert page.title() == "意见反馈"

@@ -14,7 +14,7 @@ import pytest
 
 from config import load_business_rules, load_settings
 from models import Topics
-from tests.helpers import Proc, count, env_with, feedback, free_port, wait_for
+from tests.helpers import Proc, count, env_with, feedback, free_port, wait_for, wait_healthy
 from tingjian.runtime.kafka_io import Outgoing, ensure_topics, make_producer, send_all
 
 RULES = load_business_rules(load_settings().business)
@@ -53,14 +53,7 @@ def test_500_posts_make_exactly_500_tickets(
     _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
     url = f"http://127.0.0.1:{port}"
 
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    wait_for(healthy, 60, f"web /healthz\n{web.log()}")
+    wait_healthy(url, web)
     sent = {}
     for n in range(500):
         fb = feedback(n)
@@ -169,15 +162,7 @@ def test_sigterm_finishes_batch_and_exits_0_within_10s(
     sink = _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
     dsn = service_env["TINGJIAN_POSTGRES__DSN"]
 
-    def up() -> bool:
-        try:
-            return (
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).status == 200
-            )
-        except OSError:
-            return False
-
-    wait_for(up, 60, "web up")
+    wait_healthy(f"http://127.0.0.1:{port}", web)
     for n in range(20):
         assert (
             _post(
@@ -297,13 +282,7 @@ def test_concurrent_posts_get_unique_numbers_matching_their_tickets(
     _start(procs, service_env, tmp_path, "sink", "sink", "crm", "--metrics-port", "0")
     url = f"http://127.0.0.1:{port}"
 
-    def up() -> bool:
-        try:
-            return urllib.request.urlopen(url + "/healthz", timeout=2).status == 200
-        except OSError:
-            return False
-
-    wait_for(up, 60, "web up")
+    wait_healthy(url)
 
     def post(n: int) -> tuple[str, str]:
         body = json.dumps({"text": feedback(n).text, "contact": f"133{n:08d}"}).encode()
