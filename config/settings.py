@@ -17,11 +17,13 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from tingjian.errors import TingjianError
+
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 DEFAULT_SETTINGS_FILE = DEFAULTS_DIR / "settings.yaml"
 
 
-class ConfigError(Exception):
+class ConfigError(TingjianError):
     """An invalid setting: ``str()`` is one line naming the key and the problem."""
 
 

@@ -8,8 +8,6 @@ import unicodedata
 import urllib.error
 import urllib.request
 
-import psycopg
-
 from config import Settings
 from tingjian.errors import StoreError
 from tingjian.privacy import mask_email, mask_phone
@@ -116,16 +114,19 @@ def _pad(s: str, w: int) -> str:
 
 
 def print_tickets(settings: Settings, limit: int) -> int:
+    from zoneinfo import ZoneInfo
+
+    from sinks.crm.store import CrmStore
+
+    store = CrmStore(
+        settings.postgres.dsn,
+        settings.business.ticket_number_format,
+        ZoneInfo(settings.business.timezone),
+    )
     try:
-        with psycopg.connect(settings.postgres.dsn) as conn:
-            rows = conn.execute(
-                "SELECT ticket_no, channel, type, priority, sentiment, department,"
-                " customer_name, customer_phone, customer_email, summary, repeat_count"
-                " FROM tickets ORDER BY id DESC LIMIT %s",
-                (limit,),
-            ).fetchall()
-    except psycopg.Error as exc:
-        raise StoreError(f"cannot read tickets: {exc}") from exc
+        tickets = store.recent_tickets(limit)
+    finally:
+        store.close()
     head = [
         "反馈编号",
         "渠道",
@@ -139,13 +140,32 @@ def print_tickets(settings: Settings, limit: int) -> int:
         "内容摘要",
     ]
     table = [head]
-    for no, ch, ty, pr, se, dep, name, phone, email, summ, rep in reversed(rows):
-        contact = mask_phone(phone) if phone else mask_email(email) if email else ""
-        table.append([no, ch, ty, pr, se, dep, name or "", contact, str(rep), summ])
+    for t in reversed(tickets):
+        contact = (
+            mask_phone(t.customer_phone)
+            if t.customer_phone
+            else mask_email(t.customer_email)
+            if t.customer_email
+            else ""
+        )
+        table.append(
+            [
+                t.ticket_no,
+                t.channel,
+                t.type,
+                t.priority,
+                t.sentiment,
+                t.department,
+                t.customer_name or "",
+                contact,
+                str(t.repeat_count),
+                t.summary,
+            ]
+        )
     widths = [max(_width(r[i]) for r in table) for i in range(len(head))]
     for i, r in enumerate(table):
         print("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    print(f"({len(rows)} tickets shown)")
+    print(f"({len(tickets)} tickets shown)")
     return 0

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
-from models import FeedbackTriaged
+from models import FeedbackTriaged, Ticket
 from sinks.crm.numbering import next_number
 from tingjian.errors import StoreError
 
@@ -217,6 +217,31 @@ class CrmStore:
         )
 
     # -- reads -------------------------------------------------------------------
+
+    _TICKET_COLUMNS = (
+        "ticket_no, channel, source_id, submitted_at, customer_name, customer_phone,"
+        " customer_email, subject, content, summary, type, priority, sentiment, sentiment_score,"
+        " topics, department, state, type_confidence, priority_confidence, needs_review,"
+        " model_version, repeat_count,"
+        " ARRAY(SELECT f.channel || ':' || f.source_id FROM ticket_feedback f"
+        "       WHERE f.ticket_id = tickets.id AND f.merged ORDER BY f.received_at),"
+        " incident, ack_due_at, first_response_due_at, resolve_due_at"
+    )
+
+    def recent_tickets(self, limit: int) -> list[Ticket]:
+        """The newest tickets as the ``Ticket`` contract (contacts in clear: the
+        caller masks them before they leave the store)."""
+        conn = self.connection()
+        try:
+            with conn.transaction():
+                rows = conn.execute(
+                    f"SELECT {self._TICKET_COLUMNS} FROM tickets ORDER BY id DESC LIMIT %s",
+                    (limit,),
+                ).fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot read tickets: {exc}") from exc
+        names = list(Ticket.model_fields)
+        return [Ticket.model_validate(dict(zip(names, r, strict=True))) for r in rows]
 
     def stored_offsets(
         self, group: str, partitions: Sequence[tuple[str, int]]

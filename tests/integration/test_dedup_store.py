@@ -60,3 +60,20 @@ def test_dedup_survives_restart_and_merges_into_one_ticket(fresh_db: str) -> Non
         merged = c.execute("SELECT count(*) FROM ticket_feedback WHERE merged").fetchone()[0]
     assert rows == [("m1", 1), ("m3", 0)]
     assert merged == 1
+
+
+def test_tickets_read_back_as_the_ticket_contract(fresh_db: str) -> None:
+    e = engine(fresh_db)
+    items = e.triage_batch(
+        [
+            fb("r1", "退款一直没有到账", "13800000009"),
+            fb("r2", "退款还是没有到账，催一下", "13800000009"),
+        ],
+        T0,
+    )
+    store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", TZ)
+    store.write_batch(items, "g", {})  # type: ignore[arg-type]
+    (t,) = store.recent_tickets(10)
+    assert t.source_id == "r1" and t.repeat_count == 1
+    assert t.merged_source_ids == ("email:r2",)
+    assert t.customer_phone == "13800000009" and t.state == "新建"
