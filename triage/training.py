@@ -288,7 +288,7 @@ def _read_reviews(data_dir: Path) -> tuple[list[tuple[str, str, int]], list[tupl
 
 
 def cross_domain_sentiment(
-    data_dir: Path, *, per_domain: int = 2000, seed: int = 13
+    data_dir: Path, *, per_domain: int = 100_000, seed: int = 13
 ) -> list[dict[str, Any]]:
     """Binary sentiment trained on some review domains, tested on one held out."""
     shop, hotel = _read_reviews(data_dir)
