@@ -177,8 +177,15 @@ def run_ingest_web(settings: Settings, host: str | None, port: int | None) -> in
         send_all(producer, [Outgoing(topic, key, value)], timeout)
 
     def health() -> dict[str, Any]:
-        ok = check_reachable(producer, topics.received)
-        return {"ok": ok, "kafka": ok}
+        kafka_ok = check_reachable(producer, topics.received)
+        doc: dict[str, Any] = {"kafka": kafka_ok}
+        if settings.web.assign_numbers:
+            # Numbers come from the CRM store: without it every post would be a 503.
+            from sinks.crm.store import CrmStore
+
+            doc["postgres"] = CrmStore(settings.postgres.dsn, "", timezone(settings)).ping()
+        doc["ok"] = all(doc.values())
+        return doc
 
     web = settings.web
     allocator = (
