@@ -126,6 +126,8 @@ class Quarantined(Contract):
     reason: str
     detail: str = ""
     quarantined_at: AwareDatetime
+    # What triage made of it, when it got that far (spam): for review and retraining.
+    triage: Triage | None = None
 
 
 class DeadLetter(Contract):

@@ -10,7 +10,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from models import Customer, FeedbackReceived, FeedbackTriaged
+from models import Customer, FeedbackReceived, Quarantined
 from tingjian.privacy import mask_text
 from triage.engine import TriageEngine
 
@@ -94,38 +94,39 @@ def classify_file(
 
 
 def _row(rid: str, item: FeedbackReceived, res: Any) -> dict[str, Any]:
-    if isinstance(res, FeedbackTriaged):
-        t = res.triage
-        dup = t.duplicate_of.partition(":")[2] if t.duplicate_of else None
-        return {
-            "id": rid,
-            "type": t.type,
-            "type_confidence": t.type_confidence,
-            "priority": t.priority,
-            "priority_confidence": t.priority_confidence,
-            "sentiment": t.sentiment,
-            "sentiment_score": t.sentiment_score,
-            "topics": list(t.topics),
-            "summary": t.summary,
-            "keywords": list(t.keywords),
-            "duplicate_of": dup,
-            "incident": t.incident,
-            "needs_review": t.needs_review,
-            "department": t.department,
-            "sla": t.sla.model_dump(mode="json"),
-            "model_version": t.model_version,
-            "escalations": list(t.escalations),
-        }
-    return {
-        "id": rid,
-        "type": "spam" if res.reason == "spam" else None,
-        "quarantined": res.reason,
-        "detail": res.detail,
-        "priority": "P4",
-        "duplicate_of": None,
-        "incident": False,
-        "needs_review": False,
-        "department": None,
-        "sla": None,
-        "model_version": None,
-    }
+    t = res.triage
+    row: dict[str, Any] = {"id": rid}
+    if t is not None:
+        row.update(
+            type=t.type,
+            type_confidence=t.type_confidence,
+            priority=t.priority,
+            priority_confidence=t.priority_confidence,
+            sentiment=t.sentiment,
+            sentiment_score=t.sentiment_score,
+            topics=list(t.topics),
+            summary=t.summary,
+            keywords=list(t.keywords),
+            duplicate_of=t.duplicate_of.partition(":")[2] if t.duplicate_of else None,
+            incident=t.incident,
+            needs_review=t.needs_review,
+            department=t.department,
+            sla=t.sla.model_dump(mode="json"),
+            model_version=t.model_version,
+            escalations=list(t.escalations),
+        )
+    if isinstance(res, Quarantined):
+        # Quarantined: never a ticket; with what triage made of it when it got that far.
+        row.update(quarantined=res.reason, detail=res.detail)
+        if t is None:
+            row.update(
+                type=None,
+                priority=None,
+                duplicate_of=None,
+                incident=False,
+                needs_review=True,
+                department=None,
+                sla=None,
+                model_version=None,
+            )
+    return row

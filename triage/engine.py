@@ -98,11 +98,23 @@ class TriageEngine:
             )
         type_ = pred.type
         if type_ in self.rules.routing.quarantine_types:
+            # SPEC §5: spam is P4; no dedup, no escalation, never a ticket.
+            spam = self._triage(
+                item,
+                norm,
+                pred,
+                "P4",
+                pred.priority_confidence,
+                (),
+                DedupVerdict(None, 0, False),
+                None,
+            )
             return Quarantined(
                 feedback=item,
                 reason=type_,
                 detail=f"classified {type_} (confidence {pred.type_confidence:.2f})",
                 quarantined_at=now,
+                triage=spam,
             )
 
         priority, p_conf = pred.priority, pred.priority_confidence
@@ -134,12 +146,27 @@ class TriageEngine:
             priority = "P2"
             escalations.append("survey:retention")
 
+        triage = self._triage(item, norm, pred, priority, p_conf, tuple(escalations), verdict, cust)
+        return FeedbackTriaged(
+            feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now
+        )
+
+    def _triage(
+        self,
+        item: FeedbackReceived,
+        norm: Normalized,
+        pred: Prediction,
+        priority: str,
+        p_conf: float,
+        escalations: tuple[str, ...],
+        verdict: DedupVerdict,
+        cust: str | None,
+    ) -> Triage:
         rules = self.rules
-        department = rules.routing.departments[type_]
         sla = compute_sla(item.received_at, priority, rules.sla, rules.calendar, self.timezone)
         low_conf = min(pred.type_confidence, p_conf, pred.sentiment_confidence)
-        triage = Triage(
-            type=type_,  # type: ignore[arg-type]
+        return Triage(
+            type=pred.type,  # type: ignore[arg-type]
             type_confidence=round(pred.type_confidence, 4),
             priority=priority,  # type: ignore[arg-type]
             priority_confidence=round(p_conf, 4),
@@ -148,19 +175,16 @@ class TriageEngine:
             topics=self._topics.tag(norm.text),
             summary=summarize(norm.text),
             keywords=pred.keywords or self.keywords(norm.model_text, 5),
-            department=department,
+            department=rules.routing.departments[pred.type],
             sla=sla,
             needs_review=low_conf < self.review_threshold,
-            escalations=tuple(escalations),
+            escalations=escalations,
             duplicate_of=verdict.duplicate_of,
             repeat_count=verdict.repeat_count,
             incident=verdict.incident,
             customer_key=cust,
             entities=norm.entities,
             model_version=self.classifier.version,
-        )
-        return FeedbackTriaged(
-            feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now
         )
 
 

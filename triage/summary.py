@@ -45,8 +45,14 @@ def _score(clause: str) -> int:
     return len(_CUE_RE.findall(clause))
 
 
+# Reply/forward prefixes of mail subjects and leading @mentions of social posts.
+_PREFIX = re.compile(r"^\s*(((re|fw|fwd|回复|答复|转发)\s*[:：]\s*)+|(@\S+\s*)+)", re.I)
+
+
 def summarize(text: str) -> str:
-    clauses = [c.strip(" ,，:：") for c in _CLAUSE.split(text) if c and c.strip(" ,，:：")]
+    clauses = [
+        _PREFIX.sub("", c).strip(" ,，:：") for c in _CLAUSE.split(text) if c and c.strip(" ,，:：")
+    ]
     clauses = [
         _GREETING.sub("", c).strip()
         for c in clauses

@@ -94,3 +94,16 @@ def test_summary_is_one_line_at_most_30_chars() -> None:
     text = "您好！" + "我们公司的账号在批量导入客户名单时一直提示格式错误，" * 4
     s = one(engine("bug", "P3"), item(text)).triage.summary
     assert len(s) <= 30 and "\n" not in s and not s.startswith("您好")
+
+
+def test_summary_drops_reply_prefixes_and_mentions() -> None:
+    from triage.summary import summarize
+
+    assert summarize("Re: Re: 电子合同无法签署") == "电子合同无法签署"
+    assert summarize("@某某客服 @小助手 宽带从早上就断了").startswith("宽带从早上就断了")
+
+
+def test_spam_keeps_what_triage_made_of_it() -> None:
+    out = engine("spam", "P2").triage_batch([item("加微信领红包")], NOW)[0]
+    assert isinstance(out, Quarantined) and out.triage is not None
+    assert out.triage.type == "spam" and out.triage.priority == "P4"
