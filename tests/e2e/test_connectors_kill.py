@@ -228,3 +228,41 @@ def test_web_connector_sigkill_restart_with_client_retries(
         web.stop_quietly()
         for p in procs:
             p.stop_quietly()
+
+
+def test_pull_connectors_stop_cleanly_on_sigterm(
+    service_env: dict[str, str], tmp_path: Path, imap_mailbox: str
+) -> None:
+    from tests.fakes.platforms import FakePlatforms
+
+    fake = FakePlatforms().start()
+    fake.add_weibo("7", 5)
+    cfg = tmp_path / "social.yaml"
+    cfg.write_text(
+        f"social:\n  weibo:\n    adapter: weibo\n    base_url: {fake.url}\n    access_token: good-token\n    threads: ['7']\n",
+        encoding="utf-8",
+    )
+    env = env_with(service_env, TINGJIAN_CONFIG=str(cfg), TINGJIAN_EMAIL__MAILBOX=imap_mailbox)
+    dsn = env["TINGJIAN_POSTGRES__DSN"]
+    conn = imaplib.IMAP4(IMAP[0], IMAP[1], timeout=10)
+    conn.login(IMAP[2], IMAP[3])
+    conn.append(imap_mailbox, None, None, _mail(0))
+    conn.logout()
+    email = Proc(["ingest", "email", "--metrics-port", "0"], env, tmp_path, "email").start()
+    social = Proc(
+        ["ingest", "social", "--source", "weibo", "--metrics-port", "0"], env, tmp_path, "social"
+    ).start()
+    try:
+        wait_for(
+            lambda: count(dsn, "SELECT count(*) FROM ingest_checkpoints") >= 2,
+            60,
+            f"both polled\n{email.log()}\n{social.log()}",
+        )
+        for p in (email, social):
+            started = time.monotonic()
+            assert p.terminate(timeout=10) == 0, p.log()
+            assert time.monotonic() - started < 10
+    finally:
+        email.stop_quietly()
+        social.stop_quietly()
+        fake.stop()
