@@ -53,6 +53,7 @@ class ConsumerSettings(Section):
 class TriageSettings(ConsumerSettings):
     model_path: str
     review_threshold: float = Field(ge=0, le=1)
+    spam_min_confidence: float = Field(default=0.6, ge=0, le=1)
     dedup_window_days: int = Field(ge=0, le=3650)
     incident_threshold: int = Field(ge=2)
     incident_window_minutes: int = Field(ge=1)

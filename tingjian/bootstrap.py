@@ -60,6 +60,7 @@ def build_engine(settings: Settings, *, durable_dedup: bool = True) -> Any:
         hash_key=settings.privacy.hash_key,
         timezone=timezone(settings),
         review_threshold=settings.triage.review_threshold,
+        spam_min_confidence=settings.triage.spam_min_confidence,
         dedup=build_deduplicator(settings, durable=durable_dedup),
         keywords=keywords,
     )

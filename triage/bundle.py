@@ -98,7 +98,8 @@ class TriageBundle:
         signs = np.array([SENTIMENT_SIGN[c] for c in sc])
         kw = self._keyword_columns()
         for i in range(len(texts)):
-            ti, pi, si = int(tp[i].argmax()), int(pp[i].argmax()), int(sp[i].argmax())
+            order = np.argsort(-tp[i])
+            ti, pi, si = int(order[0]), int(pp[i].argmax()), int(sp[i].argmax())
             out.append(
                 Prediction(
                     type=str(tc[ti]),
@@ -110,6 +111,7 @@ class TriageBundle:
                     sentiment_score=float(np.clip(sp[i] @ signs, -1, 1)),
                     sentiment_confidence=float(sp[i, si]),
                     keywords=self._row_keywords(X, i, kw),
+                    type_alternative=str(tc[int(order[1])]) if len(order) > 1 else None,
                 )
             )
         return out

@@ -20,6 +20,8 @@ class Prediction:
     sentiment_score: float  # in [-1, 1]
     sentiment_confidence: float
     keywords: tuple[str, ...] = ()
+    # The runner-up type, so that an unsure "spam" can stay a ticket.
+    type_alternative: str | None = None
 
 
 class Classifier(Protocol):

@@ -7,7 +7,7 @@ The same engine runs in the stream stage (``tingjian triage``) and in batch mode
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -54,6 +54,9 @@ class TriageEngine:
     hash_key: str
     timezone: ZoneInfo
     review_threshold: float = 0.55
+    # Quarantine is never a ticket: an item is only called spam when sure;
+    # otherwise it becomes a ticket of its runner-up type, marked for review.
+    spam_min_confidence: float = 0.6
     dedup: Deduplicator | None = None
     keywords: KeywordExtractor = _no_keywords
 
@@ -95,6 +98,16 @@ class TriageEngine:
                 reason="empty",
                 detail="no text after normalisation",
                 quarantined_at=now,
+            )
+        if (
+            pred.type in self.rules.routing.quarantine_types
+            and pred.type_confidence < self.spam_min_confidence
+            and pred.type_alternative
+        ):
+            pred = replace(
+                pred,
+                type=pred.type_alternative,
+                type_confidence=min(pred.type_confidence, self.review_threshold - 1e-6),
             )
         type_ = pred.type
         if type_ in self.rules.routing.quarantine_types:

@@ -107,3 +107,20 @@ def test_spam_keeps_what_triage_made_of_it() -> None:
     out = engine("spam", "P2").triage_batch([item("加微信领红包")], NOW)[0]
     assert isinstance(out, Quarantined) and out.triage is not None
     assert out.triage.type == "spam" and out.triage.priority == "P4"
+
+
+def test_unsure_spam_stays_a_ticket_for_review() -> None:
+    class Unsure:
+        version = "unsure-1"
+
+        def predict(self, texts: Sequence[str]) -> list[Prediction]:
+            return [
+                Prediction(
+                    "spam", 0.45, "P4", 0.9, "neutral", 0.0, 0.9, type_alternative="complaint"
+                )
+                for _ in texts
+            ]
+
+    e = TriageEngine(RULES, Unsure(), "test-key-1234", ZoneInfo("Asia/Shanghai"))
+    out = one(e, item("你们的活动规则写得不清楚"))
+    assert out.triage.type == "complaint" and out.triage.needs_review
