@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psycopg
 
-from models import Customer, FeedbackReceived
+from config.settings import KafkaSettings
+from models import Customer, FeedbackReceived, Topics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,25 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, poll: float = 
             return
         time.sleep(poll)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def kafka_for(env: dict[str, str], partitions: int = 3) -> tuple[KafkaSettings, Topics]:
+    """The Kafka settings and topics of a test's isolated pipeline, topics created."""
+    from config import load_settings
+    from tingjian.runtime.kafka_io import ensure_topics
+
+    cfg = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
+                "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
+                "partitions": partitions,
+            }
+        }
+    ).kafka
+    topics = Topics(cfg.topic_prefix)
+    ensure_topics(cfg, topics)
+    return cfg, topics
 
 
 def start_consumers(env: dict[str, str], log_dir: Path) -> list[Proc]:

@@ -13,9 +13,17 @@ import psycopg
 import pytest
 
 from config import load_business_rules, load_settings
-from models import Topics
-from tests.helpers import Proc, count, env_with, feedback, free_port, wait_for, wait_healthy
-from tingjian.runtime.kafka_io import Outgoing, ensure_topics, make_producer, send_all
+from tests.helpers import (
+    Proc,
+    count,
+    env_with,
+    feedback,
+    free_port,
+    kafka_for,
+    wait_for,
+    wait_healthy,
+)
+from tingjian.runtime.kafka_io import Outgoing, make_producer, send_all
 
 RULES = load_business_rules(load_settings().business)
 
@@ -96,18 +104,8 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
     service_env: dict[str, str], procs: list[Proc], tmp_path: Path
 ) -> None:
     env = env_with(service_env, TINGJIAN_TRIAGE__BATCH_SIZE="50", TINGJIAN_SINK__BATCH_SIZE="50")
-    settings = load_settings(
-        {
-            "kafka": {
-                "bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
-                "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
-                "partitions": 3,
-            }
-        }
-    )
-    topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
-    producer = make_producer(settings.kafka)
+    kcfg, topics = kafka_for(env)
+    producer = make_producer(kcfg)
     total = 3000
 
     def publish(lo: int, hi: int) -> None:
@@ -186,23 +184,13 @@ def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(
 
     from models import DeadLetter, Quarantined
 
-    settings = load_settings(
-        {
-            "kafka": {
-                "bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
-                "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
-                "partitions": 3,
-            }
-        }
-    )
-    topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
+    kcfg, topics = kafka_for(service_env)
     spam = feedback(1).model_copy(
         update={"source_id": "spam-1", "text": "加微信领红包，日赚三百，兼职刷单，点击链接"}
     )
     good = feedback(2)
     send_all(
-        make_producer(settings.kafka),
+        make_producer(kcfg),
         [
             Outgoing(topics.received, b"a", spam.model_dump_json().encode()),
             Outgoing(topics.received, b"b", b'{"schema_version": 1, "channel": "web_form"}'),
@@ -218,7 +206,7 @@ def test_spam_is_quarantined_and_garbage_dead_lettered_never_ticketed(
     def first(topic: str) -> bytes:
         c = KafkaConsumer(
             topic,
-            bootstrap_servers=settings.kafka.bootstrap_servers,
+            bootstrap_servers=kcfg.bootstrap_servers,
             auto_offset_reset="earliest",
             consumer_timeout_ms=20000,
         )
@@ -240,19 +228,9 @@ def test_dlq_dump_masks_personal_data(
     import subprocess
     import sys
 
-    settings = load_settings(
-        {
-            "kafka": {
-                "bootstrap_servers": service_env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
-                "topic_prefix": service_env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
-                "partitions": 3,
-            }
-        }
-    )
-    topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
+    kcfg, topics = kafka_for(service_env)
     bad = b'{"schema_version": 1, "text": "call me at 13812345678 or li.na@example.com"}'
-    send_all(make_producer(settings.kafka), [Outgoing(topics.received, b"x", bad)], 10)
+    send_all(make_producer(kcfg), [Outgoing(topics.received, b"x", bad)], 10)
     _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
 
     def dumped() -> str:
