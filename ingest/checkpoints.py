@@ -12,20 +12,16 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from tingjian.errors import StoreError
+from tingjian.runtime.pg import PgConnection
 
 
 class CheckpointStore:
     def __init__(self, dsn: str, connector: str) -> None:
-        self._dsn, self.connector = dsn, connector
-        self._conn: psycopg.Connection | None = None
+        self.connector = connector
+        self._pg = PgConnection(dsn, what="checkpoint store")
 
     def _c(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise StoreError(f"checkpoint store unreachable: {exc}") from exc
-        return self._conn
+        return self._pg.get()
 
     def get(self, key: str) -> Any | None:
         try:
@@ -78,5 +74,4 @@ class CheckpointStore:
             raise StoreError(f"checkpoint write failed: {exc}") from exc
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._pg.close()

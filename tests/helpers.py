@@ -77,23 +77,30 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, poll: float = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def kafka_for(env: dict[str, str], partitions: int = 3) -> tuple[KafkaSettings, Topics]:
-    """The Kafka settings and topics of a test's isolated pipeline, topics created."""
+def kafka_topics(bootstrap: str, prefix: str, partitions: int = 1) -> tuple[KafkaSettings, Topics]:
+    """Kafka settings and topics of a test isolated by topic prefix, topics created."""
     from config import load_settings
     from tingjian.runtime.kafka_io import ensure_topics
 
     cfg = load_settings(
         {
             "kafka": {
-                "bootstrap_servers": env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"],
-                "topic_prefix": env["TINGJIAN_KAFKA__TOPIC_PREFIX"],
+                "bootstrap_servers": bootstrap,
+                "topic_prefix": prefix,
                 "partitions": partitions,
             }
         }
     ).kafka
-    topics = Topics(cfg.topic_prefix)
+    topics = Topics(prefix)
     ensure_topics(cfg, topics)
     return cfg, topics
+
+
+def kafka_for(env: dict[str, str], partitions: int = 3) -> tuple[KafkaSettings, Topics]:
+    """The same, for the environment of a test's pipeline processes."""
+    return kafka_topics(
+        env["TINGJIAN_KAFKA__BOOTSTRAP_SERVERS"], env["TINGJIAN_KAFKA__TOPIC_PREFIX"], partitions
+    )
 
 
 def start_consumers(env: dict[str, str], log_dir: Path) -> list[Proc]:

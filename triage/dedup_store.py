@@ -9,6 +9,7 @@ from typing import NamedTuple
 import psycopg
 
 from tingjian.errors import StoreError
+from tingjian.runtime.pg import PgConnection
 
 
 class Row(NamedTuple):
@@ -25,16 +26,10 @@ class Row(NamedTuple):
 
 class PostgresDedupStore:
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: psycopg.Connection | None = None
+        self._pg = PgConnection(dsn, autocommit=True, what="dedup store")
 
     def _c(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise StoreError(f"dedup store unreachable: {exc}") from exc
-        return self._conn
+        return self._pg.get()
 
     def load(
         self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from tingjian.errors import StoreError
+from tingjian.runtime.pg import PgConnection
 
 
 def format_number(fmt: str, day: date, seq: int) -> str:
@@ -37,8 +38,8 @@ class NumberAllocator:
     leaves a gap, which is the price of answering before the sink runs."""
 
     def __init__(self, dsn: str, fmt: str, tz: ZoneInfo) -> None:
-        self._dsn, self._fmt, self._tz = dsn, fmt, tz
-        self._conn: psycopg.Connection | None = None
+        self._fmt, self._tz = fmt, tz
+        self._pg = PgConnection(dsn, what="number allocator")
         # The web connector calls this from its thread pool; one connection
         # must not interleave two transactions.
         self._lock = threading.Lock()
@@ -50,9 +51,8 @@ class NumberAllocator:
 
     def _allocate(self, at: datetime, source_key: str) -> str:
         try:
-            if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=5)
-            with self._conn.transaction(), self._conn.cursor() as cur:
+            conn = self._pg.get()
+            with conn.transaction(), conn.cursor() as cur:
                 cur.execute(
                     "SELECT feedback_no FROM assigned_numbers WHERE source_key = %s", (source_key,)
                 )

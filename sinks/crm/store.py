@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from models import FeedbackTriaged, Ticket
 from sinks.crm.numbering import next_number
 from tingjian.errors import StoreError
+from tingjian.runtime.pg import PgConnection
 
 
 class CrmStore:
@@ -19,19 +20,13 @@ class CrmStore:
         self._dsn = dsn
         self._fmt = ticket_number_format
         self._tz = timezone
-        self._conn: psycopg.Connection | None = None
+        self._pg = PgConnection(dsn, what="CRM store")
 
     def connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise StoreError(f"cannot connect to the CRM store: {exc}") from exc
-        return self._conn
+        return self._pg.get()
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        self._pg.close()
 
     def ping(self) -> bool:
         try:

@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from config import load_settings
 from ingest.bulk.importer import import_file, load_mapping
 from ingest.checkpoints import CheckpointStore
-from models import FeedbackReceived, Topics
+from models import FeedbackReceived
+from tests.helpers import kafka_topics
 from tests.integration.test_email_imap import _drain
-from tingjian.runtime.kafka_io import ensure_topics, make_producer, send_all
+from tingjian.runtime.kafka_io import make_producer, send_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -31,17 +31,7 @@ def _xlsx(path: Path) -> Path:
 def test_excel_survey_import_once_with_bad_rows_reported(
     kafka_bootstrap: str, fresh_db: str, topic_prefix: str, tmp_path: Path
 ) -> None:
-    cfg = load_settings(
-        {
-            "kafka": {
-                "bootstrap_servers": kafka_bootstrap,
-                "topic_prefix": topic_prefix,
-                "partitions": 1,
-            }
-        }
-    ).kafka
-    topics = Topics(topic_prefix)
-    ensure_topics(cfg, topics)
+    cfg, topics = kafka_topics(kafka_bootstrap, topic_prefix)
     producer = make_producer(cfg)
     store = CheckpointStore(fresh_db, "import")
     path = _xlsx(tmp_path / "回访问卷.xlsx")

@@ -8,15 +8,13 @@ from zoneinfo import ZoneInfo
 
 from kafka import KafkaConsumer
 
-from config import load_settings
-from models import DeadLetter, Topics
+from models import DeadLetter
 from sinks.crm.sink import CrmSink
 from sinks.crm.store import CrmStore
-from tests.helpers import count
+from tests.helpers import count, kafka_topics
 from tingjian.runtime.consumer_loop import ConsumerLoop
 from tingjian.runtime.kafka_io import (
     Outgoing,
-    ensure_topics,
     make_consumer,
     make_producer,
     send_all,
@@ -26,17 +24,7 @@ from tingjian.runtime.kafka_io import (
 def test_malformed_triaged_message_goes_to_dlq_masked(
     kafka_bootstrap: str, fresh_db: str, topic_prefix: str
 ) -> None:
-    cfg = load_settings(
-        {
-            "kafka": {
-                "bootstrap_servers": kafka_bootstrap,
-                "topic_prefix": topic_prefix,
-                "partitions": 1,
-            }
-        }
-    ).kafka
-    topics = Topics(topic_prefix)
-    ensure_topics(cfg, topics)
+    cfg, topics = kafka_topics(kafka_bootstrap, topic_prefix)
     producer = make_producer(cfg)
     bad = json.dumps({"schema_version": 1, "feedback": {"text": "客户电话13812345678"}}).encode()
     send_all(

@@ -9,16 +9,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from config import load_settings
 from config.settings import SocialSourceSettings
 from ingest.checkpoints import CheckpointStore
 from ingest.social.adapters import build_adapter
 from ingest.social.poller import SocialPoller
 from models import FeedbackReceived, Topics
 from tests.fakes.platforms import FakePlatforms
-from tests.helpers import wait_for
+from tests.helpers import kafka_topics, wait_for
 from tests.integration.test_email_imap import _drain
-from tingjian.runtime.kafka_io import ensure_topics, make_producer, send_all
+from tingjian.runtime.kafka_io import make_producer, send_all
 
 
 @pytest.fixture
@@ -31,11 +30,7 @@ def fake() -> Iterator[FakePlatforms]:
 def _poller(
     name: str, cfg: SocialSourceSettings, kafka: str, dsn: str, prefix: str, stop: threading.Event
 ) -> tuple[SocialPoller, Topics]:
-    kcfg = load_settings(
-        {"kafka": {"bootstrap_servers": kafka, "topic_prefix": prefix, "partitions": 1}}
-    ).kafka
-    topics = Topics(prefix)
-    ensure_topics(kcfg, topics)
+    kcfg, topics = kafka_topics(kafka, prefix)
     producer = make_producer(kcfg)
     p = SocialPoller(
         name,

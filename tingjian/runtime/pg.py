@@ -1,0 +1,30 @@
+"""One PostgreSQL connection that reconnects after a failure. psycopg's
+connection errors become StoreError here, so adapters map only query errors."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tingjian.errors import StoreError
+
+
+class PgConnection:
+    def __init__(self, dsn: str, *, autocommit: bool = False, what: str = "PostgreSQL") -> None:
+        self._dsn, self._autocommit, self._what = dsn, autocommit, what
+        self._conn: psycopg.Connection | None = None
+
+    def get(self) -> psycopg.Connection:
+        """The open connection, or a new one if there is none or it broke."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(
+                    self._dsn, autocommit=self._autocommit, connect_timeout=10
+                )
+            except psycopg.Error as exc:
+                raise StoreError(f"{self._what} unreachable: {exc}") from exc
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
