@@ -4,7 +4,10 @@
 #   scripts/dovecot.sh start|stop|status
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RUN="${TINGJIAN_RUN_DIR:-$ROOT/.run}/dovecot"
+# Not under the checkout: Dovecot's auth and mail processes run as unprivileged
+# users and must traverse every parent directory, which a private clone
+# directory (mode 0700, as mktemp makes it) forbids.
+RUN="${TINGJIAN_DOVECOT_DIR:-/var/tmp/tingjian-dovecot-$(id -u)}"
 PORT="${TINGJIAN_IMAP_PORT:-10143}"
 CONF="$RUN/dovecot.conf"
 
@@ -18,6 +21,7 @@ install() {
 
 configure() {
   mkdir -p "$RUN/mail" "$RUN/run"
+  chmod 755 "$RUN"
   local uid gid
   # Dovecot refuses root as a mail user: the mailbox belongs to "nobody"
   # (or to the caller when not root).
@@ -25,6 +29,7 @@ configure() {
   else uid="$(id -u)"; gid="$(id -g)"; fi
   # passwd-file: user:{PLAIN}password:uid:gid::home
   echo "tingjian:{PLAIN}tingjian:$uid:$gid::$RUN/mail/tingjian" >"$RUN/users"
+  chmod 644 "$RUN/users"
   cat >"$CONF" <<CONF
 protocols = imap
 listen = 127.0.0.1
