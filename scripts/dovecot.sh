@@ -3,7 +3,6 @@
 # tests: 127.0.0.1:10143, user tingjian / tingjian, Maildir under .run/.
 #   scripts/dovecot.sh start|stop|status
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # Not under the checkout: Dovecot's auth and mail processes run as unprivileged
 # users and must traverse every parent directory, which a private clone
 # directory (mode 0700, as mktemp makes it) forbids.
