@@ -10,14 +10,12 @@ import json
 import random
 import time
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from config import load_business_rules, load_settings
+from config import load_settings
 from models import Customer, FeedbackReceived
 from tingjian.data_tools import default_data_dir
-from triage.dedup import Deduplicator
+from tingjian.wiring import build_engine
 from triage.engine import TriageEngine
-from triage.model_loader import load_classifier
 
 N_SHORT = 20_000
 N_EMAIL = 2_000
@@ -87,30 +85,22 @@ def run(engine: TriageEngine, items: list[FeedbackReceived]) -> float:
 
 def main() -> None:
     settings = load_settings()
-    rules = load_business_rules(settings.business)
-    classifier, keywords = load_classifier(settings.triage.model_path)
     rnd = random.Random(5)
     texts = corpus()
     shorts, emails = short_items(texts, N_SHORT, rnd), email_items(texts, N_EMAIL, rnd)
     avg_short = sum(len(i.text) for i in shorts) / len(shorts)
     avg_email = sum(len(i.text.encode()) for i in emails) / len(emails)
+    # The stream's own wiring (tingjian triage), with the dedup index in memory.
+    warm = build_engine(settings, durable_dedup=False)
     print(
-        f"model {classifier.version}; short messages avg {avg_short:.0f} chars, emails avg {avg_email / 1024:.1f} KB"
+        f"model {warm.classifier.version}; short messages avg {avg_short:.0f} chars, emails avg {avg_email / 1024:.1f} KB"
     )
-    # warm-up: OpenCC and jieba dictionaries load on first use
-    TriageEngine(
-        rules, classifier, "bench-key", ZoneInfo("Asia/Shanghai"), keywords=keywords
-    ).triage_batch(shorts[:200], datetime.now(UTC))
+    warm.triage_batch(shorts[:200], datetime.now(UTC))  # OpenCC and jieba load on first use
     for dedup in (False, True):
         for name, items in (("short", shorts), ("email", emails)):
-            engine = TriageEngine(
-                rules,
-                classifier,
-                "bench-key",
-                ZoneInfo("Asia/Shanghai"),
-                keywords=keywords,
-                dedup=Deduplicator() if dedup else None,
-            )
+            engine = build_engine(settings, durable_dedup=False)
+            if not dedup:
+                engine.dedup = None
             rate = run(engine, items)
             print(
                 f"{name:<6} dedup={'on ' if dedup else 'off'}  {rate:8.0f} msg/s  ({len(items)} messages, batches of {BATCH})"

@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from config.settings import DEFAULTS_DIR, BusinessSettings, ConfigError
-
-TYPES = ("bug", "ux", "suggestion", "complaint", "inquiry", "praise", "spam")
-PRIORITIES = ("P1", "P2", "P3", "P4")
+from config.settings import DEFAULTS_DIR, BusinessSettings
+from core.errors import ConfigError
+from models.vocabulary import PRIORITIES, TYPES
 
 
 class _Strict(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -17,14 +17,12 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from tingjian.errors import TingjianError
+from core.errors import ConfigError
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 DEFAULT_SETTINGS_FILE = DEFAULTS_DIR / "settings.yaml"
 
-
-class ConfigError(TingjianError):
-    """An invalid setting: ``str()`` is one line naming the key and the problem."""
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 
 class Section(BaseModel):
@@ -44,10 +42,15 @@ class PostgresSettings(Section):
     dsn: str = Field(min_length=1)
 
 
+# 0 picks a free port (tests); each service has its own key, no offsets.
+MetricsPort = Annotated[int, Field(ge=0, le=65535)]
+
+
 class ConsumerSettings(Section):
     group_id: str = Field(min_length=1)
     batch_size: int = Field(ge=1, le=100_000)
     poll_timeout_ms: int = Field(ge=10, le=60_000)
+    metrics_port: MetricsPort
 
 
 class TriageSettings(ConsumerSettings):
@@ -57,6 +60,7 @@ class TriageSettings(ConsumerSettings):
     dedup_window_days: int = Field(ge=0, le=3650)
     incident_threshold: int = Field(ge=2)
     incident_window_minutes: int = Field(ge=1)
+    heads: list[str] = Field(default_factory=lambda: ["type", "priority", "sentiment"])
 
 
 class WebSettings(Section):
@@ -87,6 +91,7 @@ class EmailSettings(Section):
     max_bytes: int = Field(ge=1024)
     max_parts: int = Field(ge=1)
     max_depth: int = Field(ge=1)
+    metrics_port: MetricsPort
 
 
 class GenericMapping(Section):
@@ -113,12 +118,12 @@ class SocialSourceSettings(Section):
     poll_interval_s: float = Field(default=30.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)
     max_backoff_s: float = Field(default=300.0, gt=0)
+    metrics_port: int = Field(default=9104, ge=0, le=65535)
     mapping: GenericMapping = GenericMapping()
 
 
 class MetricsSettings(Section):
     host: str
-    port: int = Field(ge=0, le=65535)
 
 
 class BusinessSettings(Section):

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tingjian.errors import StoreError
-from tingjian.runtime.pg import PgConnection
+from core.errors import StoreError
+from core.pg import PgConnection
 
 
 class CheckpointStore:

@@ -3,24 +3,37 @@
 from models.contracts import (
     SCHEMA_VERSION,
     Attachment,
-    Channel,
     Customer,
     DeadLetter,
     Department,
     FeedbackReceived,
     FeedbackTriaged,
-    FeedbackType,
-    Priority,
     Quarantined,
-    Sentiment,
     SlaDue,
     Ticket,
     Triage,
 )
 from models.topics import Topics
+from models.vocabulary import (
+    CHANNELS,
+    PRIORITIES,
+    SENTIMENTS,
+    STATES,
+    TYPES,
+    Channel,
+    FeedbackType,
+    Priority,
+    Sentiment,
+    TicketState,
+)
 
 __all__ = [
+    "CHANNELS",
+    "PRIORITIES",
     "SCHEMA_VERSION",
+    "SENTIMENTS",
+    "STATES",
+    "TYPES",
     "Attachment",
     "Channel",
     "Customer",
@@ -34,6 +47,7 @@ __all__ = [
     "Sentiment",
     "SlaDue",
     "Ticket",
+    "TicketState",
     "Topics",
     "Triage",
 ]

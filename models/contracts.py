@@ -12,12 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from models.vocabulary import Channel, FeedbackType, Priority, Segment, Sentiment, TicketState
+
 SCHEMA_VERSION = 1
 
-Channel = Literal["email", "web_form", "social", "app_review", "survey", "import"]
-FeedbackType = Literal["bug", "ux", "suggestion", "complaint", "inquiry", "praise", "spam"]
-Priority = Literal["P1", "P2", "P3", "P4"]
-Sentiment = Literal["negative", "neutral", "positive"]
 Department = str  # from the routing table (config), e.g. 技术部
 
 SourceId = Annotated[str, StringConstraints(min_length=1, max_length=512)]
@@ -44,7 +42,7 @@ class Customer(Contract):
     phone: Annotated[str, StringConstraints(max_length=64)] | None = None
     email: Annotated[str, StringConstraints(max_length=320)] | None = None
     account: Annotated[str, StringConstraints(max_length=200)] | None = None
-    segment: Literal["新客户", "老客户", "高价值客户", "流失客户"] | None = None
+    segment: Segment | None = None
 
 
 class Attachment(Contract):
@@ -106,6 +104,8 @@ class Triage(Contract):
     customer_key: str | None = None  # keyed hash of the customer's contact, never the contact
     entities: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     model_version: str
+    # Labels of the heads beyond type, priority and sentiment (triage/heads/).
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class FeedbackTriaged(Contract):
@@ -163,7 +163,7 @@ class Ticket(Contract):
     sentiment_score: float
     topics: tuple[str, ...]
     department: str
-    state: str
+    state: TicketState
     type_confidence: float
     priority_confidence: float
     needs_review: bool

@@ -13,9 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
-from tingjian.runtime.dead_letter import dead_letter
-from tingjian.runtime.kafka_io import Outgoing, send_all
-from tingjian.runtime.observability import DEAD_LETTERS, ERRORS
+from core.dead_letter import dead_letter
+from core.kafka import Outgoing, send_all
+from core.metrics import DEAD_LETTERS, ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ def _dsn_for(dsn: str, db: str) -> str:
 @pytest.fixture
 def fresh_db(pg_admin_dsn: str) -> Iterator[str]:
     """A new, migrated database for one test; dropped afterwards."""
-    from sinks.crm.migrate import migrate
+    from core.store.schema import migrate
 
     name = f"tj_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_admin_dsn, autocommit=True) as c:
@@ -84,7 +84,9 @@ def service_env(kafka_bootstrap: str, fresh_db: str, topic_prefix: str) -> dict[
             "TINGJIAN_POSTGRES__DSN": fresh_db,
             "TINGJIAN_TRIAGE__GROUP_ID": f"{topic_prefix}triage",
             "TINGJIAN_SINK__GROUP_ID": f"{topic_prefix}sink",
-            "TINGJIAN_METRICS__PORT": "0",
+            "TINGJIAN_TRIAGE__METRICS_PORT": "0",
+            "TINGJIAN_SINK__METRICS_PORT": "0",
+            "TINGJIAN_EMAIL__METRICS_PORT": "0",
             "TINGJIAN_WEB__RATE_LIMIT_PER_MINUTE": "100000",
             "PYTHONUNBUFFERED": "1",
         }

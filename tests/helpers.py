@@ -80,7 +80,7 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str, poll: float = 
 def kafka_topics(bootstrap: str, prefix: str, partitions: int = 1) -> tuple[KafkaSettings, Topics]:
     """Kafka settings and topics of a test isolated by topic prefix, topics created."""
     from config import load_settings
-    from tingjian.runtime.kafka_io import ensure_topics
+    from core.kafka import ensure_topics
 
     cfg = load_settings(
         {

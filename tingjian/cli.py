@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from config.settings import ConfigError, Settings, load_settings
-from tingjian.errors import TingjianError
+from config.settings import Settings, load_settings
+from core.errors import ConfigError, TingjianError
 
 EXIT_CONFIG = 2
 
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return feed_file(ns.file, ns.url)
     try:
         settings = load_settings(_overrides(ns))
-        from tingjian.logs import setup_logging
+        from core.logs import setup_logging
 
         setup_logging(settings.log_level)
         return _dispatch(ns, settings)
@@ -170,28 +170,43 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
-    from tingjian import bootstrap
+    from tingjian import runner
 
+    service: runner.Service | None = None
     if ns.cmd == "ingest" and ns.source == "web":
-        return bootstrap.run_ingest_web(settings, ns.host, ns.port)
-    if ns.cmd == "ingest" and ns.source == "email":
-        return bootstrap.run_ingest_email(settings, ns.metrics_port)
-    if ns.cmd == "ingest" and ns.source == "social":
-        return bootstrap.run_ingest_social(settings, ns.source_name, ns.metrics_port)
-    if ns.cmd == "import":
-        return bootstrap.run_import(settings, ns.file, ns.mapping, ns.mappings_file)
-    if ns.cmd == "triage":
-        return bootstrap.run_triage(settings, ns.metrics_port)
-    if ns.cmd == "sink" and ns.sink == "crm":
-        return bootstrap.run_sink_crm(settings, ns.metrics_port)
+        from tingjian.services import web
+
+        service = web.build(settings, ns.host, ns.port)
+    elif ns.cmd == "ingest" and ns.source == "email":
+        from tingjian.services import email
+
+        service = email.build(settings, ns.metrics_port)
+    elif ns.cmd == "ingest" and ns.source == "social":
+        from tingjian.services import social
+
+        service = social.build(settings, ns.source_name, ns.metrics_port)
+    elif ns.cmd == "import":
+        from tingjian.services import bulk
+
+        service = bulk.build(settings, ns.file, ns.mapping, ns.mappings_file)
+    elif ns.cmd == "triage":
+        from tingjian.services import triage
+
+        service = triage.build(settings, ns.metrics_port)
+    elif ns.cmd == "sink" and ns.sink == "crm":
+        from tingjian.services import crm_sink
+
+        service = crm_sink.build(settings, ns.metrics_port)
+    if service is not None:
+        return runner.run(service, settings.metrics.host)
     if ns.cmd == "db" and ns.dbcmd == "migrate":
-        from sinks.crm.migrate import migrate
+        from core.store.schema import migrate
 
         applied = migrate(settings.postgres.dsn)
         print("applied: " + ", ".join(applied) if applied else "database is up to date")
         return 0
     if ns.cmd == "topics":
-        from tingjian.runtime.kafka_io import ensure_topics
+        from core.kafka import ensure_topics
 
         created = ensure_topics(settings.kafka)
         print("created: " + ", ".join(created) if created else "topics exist")

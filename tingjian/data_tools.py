@@ -6,9 +6,11 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from config import Settings
-from tingjian.errors import TingjianError
+from core.errors import TingjianError
+from triage.heads import load_heads
 
 
 def default_data_dir() -> Path:
@@ -30,7 +32,7 @@ def dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         return classify(
             settings, Path(ns.input), Path(ns.output), Path(ns.errors) if ns.errors else None
         )
-    return evaluate(ns)
+    return evaluate(ns, settings)
 
 
 def train(settings: Settings, data: str | None, out: str | None) -> int:
@@ -39,13 +41,17 @@ def train(settings: Settings, data: str | None, out: str | None) -> int:
 
     path = Path(data) if data else default_data_dir() / "feedback_labeled.jsonl"
     rows = load_labeled(path)
-    report = crossval(rows, folds=5)
+    heads = load_heads(settings.triage.heads)
+    report = crossval(rows, folds=5, **_eval_context(settings), heads=heads)
     metrics = {
         k: {"macro_f1": report[k]["macro_f1"], "per_class": report[k]["per_class"]}
         for k in ("type", "priority", "sentiment")
     }
     bundle = fit_bundle(
-        rows, data_hash=file_hash(path), extra_meta={"metrics_cv5": metrics, "data_path": str(path)}
+        rows,
+        data_hash=file_hash(path),
+        extra_meta={"metrics_cv5": metrics, "data_path": str(path)},
+        heads=heads,
     )
     dest = Path(out or settings.triage.model_path)
     save_bundle(bundle, dest)
@@ -57,7 +63,7 @@ def train(settings: Settings, data: str | None, out: str | None) -> int:
 
 
 def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> int:
-    from tingjian.bootstrap import build_engine
+    from tingjian.wiring import build_engine
     from triage.batch import classify_file
 
     if not src.is_file():
@@ -71,7 +77,21 @@ def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> i
     return 0
 
 
-def evaluate(ns: argparse.Namespace) -> int:
+def _eval_context(settings: Settings) -> dict[str, Any]:
+    """What evaluation needs of the settings, as values: the same business
+    rules, time zone and customer-key secret as the stream."""
+    from zoneinfo import ZoneInfo
+
+    from config import load_business_rules
+
+    return {
+        "rules": load_business_rules(settings.business),
+        "tz": ZoneInfo(settings.business.timezone),
+        "hash_key": settings.privacy.hash_key,
+    }
+
+
+def evaluate(ns: argparse.Namespace, settings: Settings) -> int:
     from triage.training import (
         cross_domain_sentiment,
         crossval,
@@ -82,7 +102,10 @@ def evaluate(ns: argparse.Namespace) -> int:
 
     data_dir = Path(ns.data_dir) if ns.data_dir else default_data_dir()
     rows = load_labeled(data_dir / "feedback_labeled.jsonl")
-    rep = crossval(rows, folds=ns.folds, features=ns.features)
+    ctx = _eval_context(settings)
+    rep = crossval(
+        rows, folds=ns.folds, features=ns.features, heads=load_heads(settings.triage.heads), **ctx
+    )
     print(
         f"# Stratified {ns.folds}-fold cross-validation on {len(rows)} labeled items ({ns.features} features)\n"
     )
@@ -99,7 +122,7 @@ def evaluate(ns: argparse.Namespace) -> int:
     print(format_report(base) + "\n")
     from triage import dedup_eval
 
-    dd = dedup_eval.evaluate(dedup_eval.engine_factory_default(), [r.text for r in rows])
+    dd = dedup_eval.evaluate(dedup_eval.engine_factory(**ctx), [r.text for r in rows])
     rep["duplicates"] = dd
     print(
         f"# Duplicates (synthetic re-sends of labeled items, {dd['items']} items, {dd['true_pairs']} true pairs)\n"

@@ -9,8 +9,8 @@ import urllib.error
 import urllib.request
 
 from config import Settings
-from tingjian.errors import StoreError
-from tingjian.privacy import mask_email, mask_phone
+from core.errors import StoreError
+from core.privacy import mask_email, mask_phone
 
 
 def feed_file(path: str, url: str) -> int:
@@ -43,8 +43,8 @@ def feed_file(path: str, url: str) -> int:
 def inspect_email(path: str) -> int:
     """Print, as JSON, what the email connector would make of one .eml file.
     Contacts are masked: this output is for people, not for the CRM store."""
+    from core.privacy import mask_text
     from ingest.email.parse import parse_mail
-    from tingjian.privacy import mask_text
 
     try:
         with open(path, "rb") as fh:
@@ -65,8 +65,8 @@ def dump_topic(settings: Settings, which: str, limit: int, timeout_s: float = 5.
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
+    from core.privacy import mask_text
     from models import Topics
-    from tingjian.privacy import mask_text
 
     topics = Topics(settings.kafka.topic_prefix)
     topic = topics.dlq if which == "dlq" else topics.quarantine

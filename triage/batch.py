@@ -10,8 +10,8 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.privacy import mask_text
 from models import Customer, FeedbackReceived, Quarantined
-from tingjian.privacy import mask_text
 from triage.engine import TriageEngine
 
 

@@ -15,12 +15,14 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from tingjian.errors import ModelError
+from core.errors import ModelError
+from models.vocabulary import FeedbackType, Priority, Sentiment
 from triage.classifier import Prediction
+from triage.heads import CORE_HEADS, HeadOutput
 
 _PLACEHOLDERS = {"URL", "EMAIL", "PHONE", "ORDERNO"}
 # Function words and fillers that carry no topic, frequent in feedback.
@@ -74,44 +76,56 @@ SENTIMENT_SIGN = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
 
 @dataclass
 class TriageBundle:
+    """A fitted vectorizer and one fitted estimator per head (triage/heads/)."""
+
     version: str
     vectorizer: Any
-    type_model: Any
-    priority_model: Any
-    sentiment_model: Any
+    heads: dict[str, Any]  # head name -> fitted estimator (predict_proba, classes_)
     meta: dict[str, Any] = field(default_factory=dict)
     _kw_index: Any = None
+
+    def head_outputs(self, X: Any) -> dict[str, list[HeadOutput]]:
+        """Every head's label, confidence and ranking for each row of X."""
+        out: dict[str, list[HeadOutput]] = {}
+        for name, model in self.heads.items():
+            proba = model.predict_proba(X)
+            classes = [str(c) for c in model.classes_]
+            rows = []
+            for p in proba:
+                order = np.argsort(-p)
+                ranked = tuple((classes[int(j)], float(p[int(j)])) for j in order)
+                rows.append(HeadOutput(ranked[0][0], ranked[0][1], ranked))
+            out[name] = rows
+        return out
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
         X = self.vectorizer.transform(texts)
-        out: list[Prediction] = []
-        tp = self.type_model.predict_proba(X)
-        pp = self.priority_model.predict_proba(X)
-        sp = self.sentiment_model.predict_proba(X)
-        tc, pc, sc = (
-            self.type_model.classes_,
-            self.priority_model.classes_,
-            self.sentiment_model.classes_,
-        )
-        signs = np.array([SENTIMENT_SIGN[c] for c in sc])
+        heads = self.head_outputs(X)
+        sent_model = self.heads["sentiment"]
+        signs = np.array([SENTIMENT_SIGN[str(c)] for c in sent_model.classes_])
+        sent_proba = sent_model.predict_proba(X)
+        extra = [n for n in heads if n not in CORE_HEADS]
         kw = self._keyword_columns()
+        out: list[Prediction] = []
         for i in range(len(texts)):
-            order = np.argsort(-tp[i])
-            ti, pi, si = int(order[0]), int(pp[i].argmax()), int(sp[i].argmax())
+            t, p, s = heads["type"][i], heads["priority"][i], heads["sentiment"][i]
             out.append(
                 Prediction(
-                    type=str(tc[ti]),
-                    type_confidence=float(tp[i, ti]),
-                    priority=str(pc[pi]),
-                    priority_confidence=float(pp[i, pi]),
-                    sentiment=str(sc[si]),
+                    type=cast(FeedbackType, t.label),
+                    type_confidence=t.confidence,
+                    priority=cast(Priority, p.label),
+                    priority_confidence=p.confidence,
+                    sentiment=cast(Sentiment, s.label),
                     # expected polarity: P(pos) - P(neg), in [-1, 1]
-                    sentiment_score=float(np.clip(sp[i] @ signs, -1, 1)),
-                    sentiment_confidence=float(sp[i, si]),
+                    sentiment_score=float(np.clip(sent_proba[i] @ signs, -1, 1)),
+                    sentiment_confidence=s.confidence,
                     keywords=self._row_keywords(X, i, kw),
-                    type_alternative=str(tc[int(order[1])]) if len(order) > 1 else None,
+                    type_alternative=(
+                        cast(FeedbackType, t.ranked[1][0]) if len(t.ranked) > 1 else None
+                    ),
+                    labels={n: heads[n][i].label for n in extra},
                 )
             )
         return out
@@ -221,4 +235,10 @@ def load_bundle(path: Path) -> TriageBundle:
         raise ModelError(f"cannot unpickle model {path}: {exc}") from exc
     if not isinstance(bundle, TriageBundle):
         raise ModelError(f"{path} is not a triage bundle")
+    missing = [h for h in CORE_HEADS if h not in getattr(bundle, "heads", {})]
+    if missing:
+        raise ModelError(
+            f"model {path} has no {', '.join(missing)} head (an older layout):"
+            " retrain with `tingjian model train`"
+        )
     return bundle

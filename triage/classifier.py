@@ -6,22 +6,26 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from models.vocabulary import FeedbackType, Priority, Sentiment
 
 
 @dataclass(frozen=True)
 class Prediction:
-    type: str
+    type: FeedbackType
     type_confidence: float
-    priority: str
+    priority: Priority
     priority_confidence: float
-    sentiment: str
+    sentiment: Sentiment
     sentiment_score: float  # in [-1, 1]
     sentiment_confidence: float
     keywords: tuple[str, ...] = ()
     # The runner-up type, so that an unsure "spam" can stay a ticket.
-    type_alternative: str | None = None
+    type_alternative: FeedbackType | None = None
+    # Heads beyond the core three (triage/heads/): name -> label.
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 class Classifier(Protocol):
@@ -31,7 +35,7 @@ class Classifier(Protocol):
 
 
 # Keyword baseline: each type scores the cues it finds; ties go to the order below.
-_TYPE_CUES: dict[str, tuple[str, ...]] = {
+_TYPE_CUES: dict[FeedbackType, tuple[str, ...]] = {
     "spam": (
         "加微信",
         "加v",
@@ -164,7 +168,7 @@ _POS = (
     "不错",
     "贴心",
 )
-_DEFAULT_PRIORITY = {
+_DEFAULT_PRIORITY: dict[FeedbackType, Priority] = {
     "bug": "P2",
     "ux": "P3",
     "suggestion": "P4",
@@ -185,7 +189,7 @@ class KeywordClassifier:
 
     def _one(self, text: str) -> Prediction:
         scores = {t: sum(text.count(c) for c in cues) for t, cues in _TYPE_CUES.items()}
-        best = max(scores, key=lambda t: scores[t])
+        best: FeedbackType = max(scores, key=lambda t: scores[t])
         total = sum(scores.values())
         if scores[best] == 0:
             best, conf = "inquiry" if re.search(r"[?？吗]", text) else "complaint", 0.34
@@ -194,7 +198,7 @@ class KeywordClassifier:
         neg = sum(text.count(w) for w in _NEG)
         pos = sum(text.count(w) for w in _POS)
         score = math.tanh((pos - neg) / 2)
-        label = "positive" if score > 0.3 else "negative" if score < -0.3 else "neutral"
+        label: Sentiment = "positive" if score > 0.3 else "negative" if score < -0.3 else "neutral"
         return Prediction(
             type=best,
             type_confidence=round(conf, 4),

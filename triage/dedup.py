@@ -17,14 +17,13 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 import numpy as np
 
 from models import FeedbackReceived
-from triage.dedup_store import Row
-from triage.engine import DedupVerdict
 from triage.normalize import Normalized
+from triage.ports import DedupEntry as Row
+from triage.ports import DedupStore, DedupVerdict
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _STILL = re.compile(
@@ -50,14 +49,6 @@ def resemblance(a: frozenset[str], b: frozenset[str]) -> float:
         return 0.0
     inter = len(a & b)
     return (inter / len(a | b) + inter / min(len(a), len(b))) / 2
-
-
-class DedupStore(Protocol):
-    def load(
-        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
-    ) -> list[Row]: ...
-
-    def save(self, rows: Sequence[Row]) -> None: ...
 
 
 @dataclass
@@ -207,16 +198,16 @@ def _bands(sig: frozenset[str]) -> list[tuple[int, int, int]]:
     return [(b, mins[2 * b], mins[2 * b + 1]) for b in range(4)]
 
 
-def build_deduplicator(settings: Any, *, durable: bool = True) -> Deduplicator:
-    t = settings.triage
-    store: DedupStore = MemoryDedupStore()
-    if durable:
-        from triage.dedup_store import PostgresDedupStore
-
-        store = PostgresDedupStore(settings.postgres.dsn)
+def build_deduplicator(
+    store: DedupStore,
+    *,
+    window_days: int,
+    incident_threshold: int,
+    incident_window_minutes: int,
+) -> Deduplicator:
     return Deduplicator(
         store=store,
-        window=timedelta(days=t.dedup_window_days),
-        incident_threshold=t.incident_threshold,
-        incident_window=timedelta(minutes=t.incident_window_minutes),
+        window=timedelta(days=window_days),
+        incident_threshold=incident_threshold,
+        incident_window=timedelta(minutes=incident_window_minutes),
     )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.business import BusinessRules
 from models import Customer, FeedbackReceived, FeedbackTriaged
 
 _FOLLOW_UPS = ("还是没解决，", "催一下：", "第二次反馈了，", "到现在还没处理，")
@@ -103,13 +104,11 @@ def evaluate(engine_factory: Any, texts: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def engine_factory_default() -> Any:
-    from config import load_business_rules, load_settings
+def engine_factory(rules: BusinessRules, tz: ZoneInfo, hash_key: str) -> Any:
+    """Engines with the keyword classifier and an in-memory index: the
+    benchmark measures the duplicate mechanism, not the model."""
     from triage.classifier import KeywordClassifier
     from triage.dedup import Deduplicator
     from triage.engine import TriageEngine
 
-    rules = load_business_rules(load_settings().business)
-    return lambda: TriageEngine(
-        rules, KeywordClassifier(), "eval-key-000", ZoneInfo("Asia/Shanghai"), dedup=Deduplicator()
-    )
+    return lambda: TriageEngine(rules, KeywordClassifier(), hash_key, tz, dedup=Deduplicator())

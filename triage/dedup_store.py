@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
 
 import psycopg
 
-from tingjian.errors import StoreError
-from tingjian.runtime.pg import PgConnection
-
-
-class Row(NamedTuple):
-    source_key: str
-    customer_key: str
-    root_key: str
-    received_at: datetime
-    digest: str
-    shingles: frozenset[str]
-    type: str
-    repeat_count: int
-    incident: bool
+from core.errors import StoreError
+from core.pg import PgConnection
+from triage.ports import DedupEntry as Row
 
 
 class PostgresDedupStore:

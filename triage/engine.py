@@ -9,42 +9,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from config.business import BusinessRules
+from core.privacy import customer_key_of
 from models import FeedbackReceived, FeedbackTriaged, Quarantined, Triage
-from tingjian.privacy import customer_key
+from models.vocabulary import Priority
 from triage.classifier import Classifier, Prediction
 from triage.normalize import Normalized, normalize
-from triage.rules import EscalationRules, TopicTagger, at_least, raise_level
+from triage.ports import Deduplicator, DedupVerdict, KeywordExtractor, no_keywords
+from triage.rules import EscalationRules, TopicTagger, at_least, raise_priority
 from triage.sla import compute_sla
 from triage.summary import summarize
-
-
-@dataclass(frozen=True)
-class DedupVerdict:
-    duplicate_of: str | None  # source key of the earlier item this one merges into
-    repeat_count: int
-    incident: bool
-
-
-class Deduplicator(Protocol):
-    def begin_batch(self, pairs: Sequence[tuple[str | None, FeedbackReceived]]) -> None: ...
-
-    def end_batch(self) -> None: ...
-
-    def check(
-        self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
-    ) -> DedupVerdict: ...
-
-
-class KeywordExtractor(Protocol):
-    def __call__(self, text: str, k: int) -> tuple[str, ...]: ...
-
-
-def _no_keywords(text: str, k: int) -> tuple[str, ...]:
-    return ()
 
 
 @dataclass
@@ -58,7 +34,7 @@ class TriageEngine:
     # otherwise it becomes a ticket of its runner-up type, marked for review.
     spam_min_confidence: float = 0.6
     dedup: Deduplicator | None = None
-    keywords: KeywordExtractor = _no_keywords
+    keywords: KeywordExtractor = no_keywords
 
     def __post_init__(self) -> None:
         self._escalation = EscalationRules.from_taxonomy(self.rules.taxonomy)
@@ -81,8 +57,7 @@ class TriageEngine:
         return out
 
     def _customer_key(self, item: FeedbackReceived) -> str | None:
-        c = item.customer
-        return customer_key(self.hash_key, phone=c.phone, email=c.email, account=c.account)
+        return customer_key_of(item, self.hash_key)
 
     def _decide(
         self,
@@ -130,7 +105,8 @@ class TriageEngine:
                 triage=spam,
             )
 
-        priority, p_conf = pred.priority, pred.priority_confidence
+        priority: Priority = pred.priority
+        p_conf = pred.priority_confidence
         escalations: list[str] = []
         p1 = self._escalation.p1_reasons(norm.text)
         if p1:
@@ -149,10 +125,10 @@ class TriageEngine:
             priority = at_least(priority, "P2")
             escalations += [f"repeat:{r}" for r in repeat]
         if item.customer.segment == "高价值客户" and priority != "P1":
-            priority = raise_level(priority)
+            priority = raise_priority(priority)
             escalations.append("segment:高价值客户")
         if verdict.incident and priority not in ("P1",):
-            priority = raise_level(priority)
+            priority = raise_priority(priority)
             escalations.append("incident:burst")
         retention = _is_retention(item)
         if retention and priority in ("P3", "P4"):
@@ -169,7 +145,7 @@ class TriageEngine:
         item: FeedbackReceived,
         norm: Normalized,
         pred: Prediction,
-        priority: str,
+        priority: Priority,
         p_conf: float,
         escalations: tuple[str, ...],
         verdict: DedupVerdict,
@@ -179,11 +155,11 @@ class TriageEngine:
         sla = compute_sla(item.received_at, priority, rules.sla, rules.calendar, self.timezone)
         low_conf = min(pred.type_confidence, p_conf, pred.sentiment_confidence)
         return Triage(
-            type=pred.type,  # type: ignore[arg-type]
+            type=pred.type,
             type_confidence=round(pred.type_confidence, 4),
-            priority=priority,  # type: ignore[arg-type]
+            priority=priority,
             priority_confidence=round(p_conf, 4),
-            sentiment=pred.sentiment,  # type: ignore[arg-type]
+            sentiment=pred.sentiment,
             sentiment_score=max(-1.0, min(1.0, round(pred.sentiment_score, 4))),
             topics=self._topics.tag(norm.text),
             summary=summarize(norm.text),
@@ -198,6 +174,7 @@ class TriageEngine:
             customer_key=cust,
             entities=norm.entities,
             model_version=self.classifier.version,
+            labels=dict(pred.labels),
         )
 
 

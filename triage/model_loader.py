@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from triage.classifier import Classifier, KeywordClassifier
-from triage.engine import KeywordExtractor, _no_keywords
+from triage.ports import KeywordExtractor, no_keywords
 
 log = logging.getLogger(__name__)
 
@@ -19,4 +19,4 @@ def load_classifier(path: str | None) -> tuple[Classifier, KeywordExtractor]:
         bundle = load_bundle(Path(path))
         return bundle, bundle.keywords
     log.warning("no model bundle; using the keyword baseline", extra={"model_path": path})
-    return KeywordClassifier(), _no_keywords
+    return KeywordClassifier(), no_keywords

@@ -9,7 +9,7 @@ import os
 import time
 from pathlib import Path
 
-from tingjian.errors import ModelError
+from core.errors import ModelError
 from triage.engine import TriageEngine
 
 log = logging.getLogger(__name__)

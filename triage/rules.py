@@ -6,16 +6,9 @@ import re
 from dataclasses import dataclass
 
 from config.business import Taxonomy
+from models.vocabulary import at_least, raise_priority
 
-_LEVELS = ("P1", "P2", "P3", "P4")
-
-
-def raise_level(priority: str, steps: int = 1) -> str:
-    return _LEVELS[max(0, _LEVELS.index(priority) - steps)]
-
-
-def at_least(priority: str, floor: str) -> str:
-    return _LEVELS[min(_LEVELS.index(priority), _LEVELS.index(floor))]
+__all__ = ["EscalationRules", "TopicTagger", "at_least", "raise_priority"]
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from pydantic import ValidationError
 
+from core.dead_letter import dead_letter
+from core.errors import StoreError, TransportError
+from core.kafka import Outgoing, send_all
+from core.metrics import DEAD_LETTERS, ERRORS, MESSAGES_OUT, QUARANTINED
 from models import FeedbackReceived, FeedbackTriaged, Quarantined, Topics
-from tingjian.errors import StoreError, TransportError
-from tingjian.runtime.dead_letter import dead_letter
-from tingjian.runtime.kafka_io import Outgoing, send_all
-from tingjian.runtime.observability import DEAD_LETTERS, ERRORS, MESSAGES_OUT, QUARANTINED
 from triage.engine import TriageEngine
 from triage.reload import ModelWatcher
 

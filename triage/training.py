@@ -16,25 +16,28 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
+from config.business import BusinessRules
+from models import vocabulary
 from triage.bundle import TriageBundle
 from triage.features import compact, jieba_words
+from triage.heads import CORE_HEADS, Head, load_heads
+from triage.heads.estimators import logistic
 from triage.normalize import normalize
 
-TYPES = ["bug", "ux", "suggestion", "complaint", "inquiry", "praise", "spam"]
-PRIORITIES = ["P1", "P2", "P3", "P4"]
-SENTIMENTS = ["negative", "neutral", "positive"]
+TYPES: list[str] = list(vocabulary.TYPES)
+PRIORITIES: list[str] = list(vocabulary.PRIORITIES)
+SENTIMENTS: list[str] = list(vocabulary.SENTIMENTS)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Example:
     type: str
     priority: str
     sentiment: str
+    # Gold labels of heads beyond the core three (triage/heads/), by head name.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def gold(self, head: Head) -> str | None:
+        return head.gold({**self.labels, **asdict(self)})
 
 
 def load_labeled(path: Path) -> list[Example]:
@@ -63,6 +71,7 @@ def load_labeled(path: Path) -> list[Example]:
                         d["type"],
                         d["priority"],
                         d["sentiment"],
+                        {str(k): str(v) for k, v in (d.get("labels") or {}).items()},
                     )
                 )
     return out
@@ -95,23 +104,6 @@ def word_vectorizer() -> TfidfVectorizer:
     )
 
 
-def _clf(c: float) -> LogisticRegression:
-    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-
-
-def _calibrated_ridge() -> CalibratedClassifierCV:
-    # Measured on the labeled data (5-fold CV): for type and sentiment a ridge
-    # classifier with sigmoid calibration beats logistic regression on
-    # macro-F1 (0.881 vs 0.866, 0.843 vs 0.811) and its confidences are far
-    # closer to observed accuracy (ECE 0.14 vs 0.29, 0.03 vs 0.10). For priority
-    # plain logistic regression stays ahead (0.713 vs 0.688 before the rules).
-    # ensemble=False: one ridge fit on all data, calibrated on cross-validated
-    # scores; one model to evaluate per message instead of five.
-    return CalibratedClassifierCV(
-        RidgeClassifier(alpha=0.5, class_weight="balanced"), cv=5, method="sigmoid", ensemble=False
-    )
-
-
 def model_texts(rows: Sequence[Example]) -> list[str]:
     return [normalize(r.text, r.subject).model_text for r in rows]
 
@@ -122,6 +114,7 @@ def fit_bundle(
     features: str = "chars",
     data_hash: str = "",
     extra_meta: dict[str, Any] | None = None,
+    heads: Sequence[Head] | None = None,
 ) -> TriageBundle:
     import jieba
     import sklearn
@@ -130,9 +123,13 @@ def fit_bundle(
     texts = model_texts(rows)
     vec = vectorizer() if features == "chars" else word_vectorizer()
     X = vec.fit_transform(texts)
-    type_m = _calibrated_ridge().fit(X, [r.type for r in rows])
-    prio_m = _clf(10.0).fit(X, [r.priority for r in rows])
-    sent_m = _calibrated_ridge().fit(X, [r.sentiment for r in rows])
+    fitted: dict[str, Any] = {}
+    for head in heads if heads is not None else load_heads(CORE_HEADS):
+        idx = [i for i, r in enumerate(rows) if r.gold(head) is not None]
+        if len(idx) < len(rows) and head.name in CORE_HEADS:
+            raise ValueError(f"{len(rows) - len(idx)} examples have no {head.name} label")
+        y = [rows[i].gold(head) for i in idx]
+        fitted[head.name] = head.make_estimator().fit(X[idx], y)
     # IDF over jieba words for keyword extraction.
     docs = Counter(w for t in texts for w in set(jieba_words(t)))
     n = len(texts)
@@ -148,10 +145,11 @@ def fit_bundle(
             "numpy": np.__version__,
             "jieba": jieba.__version__,
         },
+        "heads": list(fitted),
         "keyword_idf": idf,
         **(extra_meta or {}),
     }
-    return TriageBundle(version, vec, type_m, prio_m, sent_m, meta)
+    return TriageBundle(version, vec, fitted, meta)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -181,16 +179,20 @@ def _report(
 
 
 def crossval(
-    rows: Sequence[Example], *, folds: int = 5, features: str = "chars", seed: int = 13
+    rows: Sequence[Example],
+    *,
+    rules: BusinessRules,
+    tz: ZoneInfo,
+    hash_key: str,
+    folds: int = 5,
+    features: str = "chars",
+    seed: int = 13,
+    heads: Sequence[Head] | None = None,
 ) -> dict[str, Any]:
     """Stratified k-fold over the production path: engine = normalise + bundle + rules."""
-    from zoneinfo import ZoneInfo
-
-    from config import load_business_rules, load_settings
     from models import Customer, FeedbackReceived, Quarantined
     from triage.engine import TriageEngine
 
-    rules = load_business_rules(load_settings().business)
     pred_type = [""] * len(rows)
     pred_prio = [""] * len(rows)
     pred_sent = [""] * len(rows)
@@ -200,8 +202,8 @@ def crossval(
     strat = [f"{r.type}" for r in rows]
     now = datetime.now(UTC)
     for train_idx, test_idx in skf.split(np.zeros(len(rows)), strat):
-        bundle = fit_bundle([rows[i] for i in train_idx], features=features)
-        engine = TriageEngine(rules, bundle, "eval-key-000", ZoneInfo("Asia/Shanghai"))
+        bundle = fit_bundle([rows[i] for i in train_idx], features=features, heads=heads)
+        engine = TriageEngine(rules, bundle, hash_key, tz)
         items = [
             FeedbackReceived(
                 channel=rows[i].channel,
@@ -311,7 +313,7 @@ def cross_domain_sentiment(
         test = test[:3000]
         vec = vectorizer()
         X = vec.fit_transform([normalize(t).model_text for t, _ in train])
-        m = _clf(4.0).fit(X, [lab for _, lab in train])
+        m = logistic(4.0).fit(X, [lab for _, lab in train])
         pred = m.predict(vec.transform([normalize(t).model_text for t, _ in test]))
         acc = float(np.mean(pred == np.array([lab for _, lab in test])))
         results.append(

@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.errors import SourceError
 from ingest.email.decode import decode_bytes
 
 
-class FileError(Exception):
-    pass
+class FileError(SourceError):
+    """An import file that cannot be read as a table."""
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +18,19 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from config.settings import DEFAULTS_DIR
+from core.errors import ConfigError
+from core.privacy import mask_text
+from ingest.base import Candidate, PullSource, Send
 from ingest.bulk.files import read_rows
 from ingest.bulk.rows import Mapping, RowError, build_item
 from ingest.checkpoints import CheckpointStore
-from tingjian.errors import TingjianError
-from tingjian.privacy import customer_key, mask_text
-from tingjian.runtime.kafka_io import Outgoing
-from tingjian.runtime.observability import INGEST_ITEMS
+from models import Topics
 
 log = logging.getLogger(__name__)
 DEFAULT_MAPPINGS = DEFAULTS_DIR / "import_mappings.yaml"
 
 
 def load_mapping(name: str, path: str | None = None) -> Mapping:
-    from config.settings import ConfigError
-
     file = Path(path) if path else DEFAULT_MAPPINGS
     try:
         doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
@@ -58,63 +55,46 @@ class ImportReport:
     bad: list[dict[str, Any]] = field(default_factory=list)
 
 
+class FileImport(PullSource):
+    connector = "import"
+
+
 def import_file(
     path: Path,
     mapping: Mapping,
     *,
     store: CheckpointStore,
-    send: Callable[[Sequence[Outgoing]], object],
-    topic: str,
+    send: Send,
+    topics: Topics,
     hash_key: str,
     tz: ZoneInfo,
     chunk_size: int = 500,
 ) -> ImportReport:
     rep = ImportReport()
     now = datetime.now(UTC)
-    chunk: list[tuple[str, Outgoing]] = []
+    source = FileImport(store, send, topics, hash_key)
+    chunk: list[Candidate] = []
 
     def flush() -> None:
-        if not chunk:
-            return
-        seen = store.seen([k for k, _ in chunk])
-        fresh = [(k, o) for k, o in chunk if k not in seen]
-        rep.already_imported += len(chunk) - len(fresh)
-        INGEST_ITEMS.labels("import", "duplicate").inc(len(chunk) - len(fresh))
-        send([o for _, o in fresh])
-        store.commit(None, None, [k for k, _ in fresh])
-        rep.produced += len(fresh)
-        INGEST_ITEMS.labels("import", "produced").inc(len(fresh))
-        chunk.clear()
+        if chunk:
+            done = source.publish(chunk)
+            rep.produced += done.produced
+            rep.already_imported += done.duplicates
+            chunk.clear()
 
-    try:
-        for n, row in read_rows(path):
-            rep.rows += 1
-            INGEST_ITEMS.labels("import", "received").inc()
-            try:
-                item = build_item(row, mapping, tz, now)
-            except RowError as exc:
-                INGEST_ITEMS.labels("import", "rejected_row").inc()
-                rep.bad.append({"row": n, "error": mask_text(str(exc))})
-                continue
-            c = item.customer
-            key = (
-                customer_key(hash_key, phone=c.phone, email=c.email, account=c.account)
-                or item.source_key
-            )
-            chunk.append(
-                (item.source_key, Outgoing(topic, key.encode(), item.model_dump_json().encode()))
-            )
-            if len(chunk) >= chunk_size:
-                flush()
-        flush()
-    except Exception as exc:
-        if isinstance(exc, TingjianError):
-            raise
-        from ingest.bulk.files import FileError
-
-        if isinstance(exc, FileError):
-            raise TingjianError(str(exc)) from exc
-        raise
+    for n, row in read_rows(path):  # FileError (a SourceError) for an unreadable file
+        rep.rows += 1
+        try:
+            item = build_item(row, mapping, tz, now)
+        except RowError as exc:
+            source.count("received")
+            source.count("rejected_row")
+            rep.bad.append({"row": n, "error": mask_text(str(exc))})
+            continue
+        chunk.append(Candidate((item.source_key,), item=item))
+        if len(chunk) >= chunk_size:
+            flush()
+    flush()
     return rep
 
 

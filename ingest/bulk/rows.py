@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import ContractError
 from models import Customer, FeedbackReceived
 
 
@@ -30,7 +31,7 @@ class Mapping(BaseModel):
     satisfaction: str | None = None
 
 
-class RowError(ValueError):
+class RowError(ContractError):
     pass
 
 

@@ -13,25 +13,24 @@ import imaplib
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from config.settings import EmailSettings
+from core.dead_letter import dead_letter
+from core.errors import SourceError, StoreError, TransportError
+from ingest.base import Candidate, PullSource, Send
 from ingest.checkpoints import CheckpointStore
-from ingest.email.parse import MailLimits, MailOutcome, parse_mail
-from tingjian.errors import StoreError, TransportError
-from tingjian.privacy import customer_key
-from tingjian.runtime.dead_letter import dead_letter
-from tingjian.runtime.kafka_io import Outgoing
-from tingjian.runtime.observability import INGEST_ITEMS
+from ingest.email.parse import MailLimits, parse_mail
+from models import Topics
 
 log = logging.getLogger(__name__)
 # Kafka's default message limit is 1 MB: a dead letter keeps at most this much raw mail.
 DLQ_RAW_LIMIT = 512 * 1024
 
 
-class MailError(Exception):
-    pass
+class MailError(SourceError):
+    """The IMAP server failed or refused, or a mail cannot be taken."""
 
 
 @dataclass
@@ -41,20 +40,21 @@ class ImapStats:
     last_error: str | None = None
 
 
-class ImapSource:
+class ImapSource(PullSource):
+    connector = "email"
+
     def __init__(
         self,
         cfg: EmailSettings,
         store: CheckpointStore,
-        send: Callable[[Sequence[Outgoing]], object],
+        send: Send,
         *,
-        received_topic: str,
-        dlq_topic: str,
+        topics: Topics,
         hash_key: str,
         stop: threading.Event,
     ) -> None:
-        self.cfg, self.store, self.send, self.stop = cfg, store, send, stop
-        self.received_topic, self.dlq_topic, self.hash_key = received_topic, dlq_topic, hash_key
+        super().__init__(store, send, topics, hash_key)
+        self.cfg, self.stop = cfg, stop
         self.limits = MailLimits(cfg.max_bytes, cfg.max_parts, cfg.max_depth)
         self.stats = ImapStats()
 
@@ -105,7 +105,7 @@ class ImapSource:
         if typ != "OK":
             raise MailError(f"cannot select mailbox {mailbox!r}")
         uidvalidity = int(conn.response("UIDVALIDITY")[1][0])
-        ck = self.store.get(mailbox) or {}
+        ck = self.checkpoints.get(mailbox) or {}
         last = int(ck.get("last_uid", 0))
         if ck and int(ck.get("uidvalidity", 0)) != uidvalidity:
             log.warning(
@@ -140,44 +140,21 @@ class ImapSource:
 
     def _process_chunk(self, conn: imaplib.IMAP4, uids: Sequence[int], uidvalidity: int) -> int:
         raws = self._fetch(conn, uids)
-        outs: list[Outgoing] = []
-        parsed: list[tuple[int, MailOutcome]] = [
-            (uid, parse_mail(raws.get(uid, b""), self.limits, mailbox=self.cfg.mailbox))
-            for uid in uids
-        ]
-        keys = {
-            uid: (o.message_id and f"mid:{o.message_id}") or f"sha256:{o.content_hash}"
-            for uid, o in parsed
-        }
-        # Seen before (a re-fetch after UIDVALIDITY changed, or a copy of the
-        # same mail): a second content hash check catches copies without Message-ID.
-        already = self.store.seen(
-            [*keys.values(), *(f"sha256:{o.content_hash}" for _, o in parsed)]
-        )
-        new_keys: list[str] = []
-        for uid, o in parsed:
-            INGEST_ITEMS.labels("email", "received").inc()
-            if keys[uid] in already or f"sha256:{o.content_hash}" in already:
-                INGEST_ITEMS.labels("email", "duplicate").inc()
-                continue
-            new_keys += [keys[uid], f"sha256:{o.content_hash}"]
+        candidates: list[Candidate] = []
+        for uid in uids:
+            o = parse_mail(raws.get(uid, b""), self.limits, mailbox=self.cfg.mailbox)
+            # The content hash is a second key: it catches a copy of the same
+            # mail without Message-ID, or a re-fetch after UIDVALIDITY changed.
+            sha = f"sha256:{o.content_hash}"
+            keys = ((o.message_id and f"mid:{o.message_id}") or sha, sha)
             if o.kind == "accept" and o.item is not None:
-                c = o.item.customer
-                pkey = (
-                    customer_key(self.hash_key, phone=c.phone, email=c.email, account=c.account)
-                    or o.item.source_key
-                )
-                outs.append(
-                    Outgoing(self.received_topic, pkey.encode(), o.item.model_dump_json().encode())
-                )
-                INGEST_ITEMS.labels("email", "produced").inc()
+                candidates.append(Candidate(keys, item=o.item))
             elif o.kind in ("auto_reply", "bounce"):
-                INGEST_ITEMS.labels("email", o.kind).inc()
                 log.info(
                     "automatic mail skipped", extra={"kind": o.kind, "detail": o.detail, "uid": uid}
                 )
+                candidates.append(Candidate(keys, outcome=o.kind))
             else:
-                INGEST_ITEMS.labels("email", f"rejected_{o.reason}").inc()
                 raw = raws.get(uid, b"")
                 note = (
                     f" (raw truncated to {DLQ_RAW_LIMIT} of {len(raw)} bytes)"
@@ -187,14 +164,11 @@ class ImapSource:
                 dl = dead_letter(
                     "ingest_email", MailError(f"{o.reason}: {o.detail}{note}"), raw[:DLQ_RAW_LIMIT]
                 )
-                outs.append(
-                    Outgoing(self.dlq_topic, keys[uid].encode(), dl.model_dump_json().encode())
-                )
-        self.send(outs)  # raises TransportError: nothing below runs, the chunk is redone
-        self.store.commit(
-            self.cfg.mailbox, {"uidvalidity": uidvalidity, "last_uid": max(uids)}, new_keys
+                candidates.append(Candidate(keys, dead_letter=dl, outcome=f"rejected_{o.reason}"))
+        done = self.publish(
+            candidates, (self.cfg.mailbox, {"uidvalidity": uidvalidity, "last_uid": max(uids)})
         )
-        self.stats.produced += len(outs)
+        self.stats.produced += done.produced + done.dead_lettered
         self._mark_processed(conn, uids)
         return len(uids)
 

@@ -16,10 +16,10 @@ from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Literal, cast
 
+from core.mailtext import html_to_text, strip_quotes_and_signature
 from ingest.email.decode import decode_bytes, decode_header_value
 from models import Attachment, Customer, FeedbackReceived
 from models.contracts import MAX_TEXT_CHARS
-from triage.normalize import html_to_text, strip_quotes_and_signature
 
 Kind = Literal["accept", "auto_reply", "bounce", "reject"]
 

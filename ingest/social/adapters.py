@@ -23,27 +23,28 @@ from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from config.settings import SocialSourceSettings
+from core.errors import SourceError
 
 
-class SourceError(Exception):
+class PlatformError(SourceError):
     """Base of what a platform can answer besides a page."""
 
 
-class TokenExpired(SourceError):
+class TokenExpired(PlatformError):
     pass
 
 
-class Throttled(SourceError):
+class Throttled(PlatformError):
     def __init__(self, message: str, retry_after: float | None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class Transient(SourceError):
+class Transient(PlatformError):
     pass
 
 
-class Malformed(SourceError):
+class Malformed(PlatformError):
     pass
 
 

@@ -13,27 +13,26 @@ import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from config.settings import SocialSourceSettings
+from core.errors import StoreError, TransportError
+from core.metrics import ERRORS
+from ingest.base import Candidate, PullSource, Send
 from ingest.checkpoints import CheckpointStore
 from ingest.social.adapters import (
     Adapter,
     Comment,
     Malformed,
+    PlatformError,
     Request,
-    SourceError,
     Throttled,
     TokenExpired,
     Transient,
 )
-from models import Customer, FeedbackReceived
-from tingjian.errors import StoreError, TransportError
-from tingjian.privacy import customer_key
-from tingjian.runtime.kafka_io import Outgoing
-from tingjian.runtime.observability import ERRORS, INGEST_ITEMS
+from models import Customer, FeedbackReceived, Topics
 
 log = logging.getLogger(__name__)
 TOKEN_RETRY_S = 60.0
@@ -68,24 +67,27 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     return None
 
 
-class SocialPoller:
+class SocialPoller(PullSource):
+    connector = "social"
+    stage = "ingest_social"
+
     def __init__(
         self,
         name: str,
         cfg: SocialSourceSettings,
         adapter: Adapter,
         store: CheckpointStore,
-        send: Callable[[Sequence[Outgoing]], object],
+        send: Send,
         *,
-        topic: str,
+        topics: Topics,
         hash_key: str,
         stop: threading.Event,
         fetch: Callable[[Request, float], tuple[int, bytes, dict[str, str]]] = http_fetch,
     ) -> None:
-        self.name, self.cfg, self.adapter, self.store, self.send = name, cfg, adapter, store, send
-        self.topic, self.hash_key, self.stop, self.fetch = topic, hash_key, stop, fetch
+        super().__init__(store, send, topics, hash_key)
+        self.name, self.cfg, self.adapter = name, cfg, adapter
+        self.stop, self.fetch = stop, fetch
         self.state = PollerState()
-        self.connector = f"social:{name}"
 
     def run(self) -> None:
         backoff = 1.0
@@ -99,7 +101,7 @@ class SocialPoller:
             except TokenExpired as exc:
                 self.state.token_expired = True
                 self.state.last_error = str(exc)
-                ERRORS.labels(self.connector, "token_expired").inc()
+                ERRORS.labels(self.stage, "token_expired").inc()
                 log.error(
                     "access token expired or invalid: refresh it in the config "
                     f"(social.{self.name}.access_token / TINGJIAN_SOCIAL__{self.name.upper()}__ACCESS_TOKEN)",
@@ -107,7 +109,7 @@ class SocialPoller:
                 )
                 wait = TOKEN_RETRY_S
             except Throttled as exc:
-                ERRORS.labels(self.connector, "throttled").inc()
+                ERRORS.labels(self.stage, "throttled").inc()
                 wait = exc.retry_after if exc.retry_after is not None else backoff
                 backoff = min(backoff * 2, self.cfg.max_backoff_s)
                 self.state.last_error = str(exc)
@@ -115,7 +117,7 @@ class SocialPoller:
                     "throttled by the platform", extra={"source": self.name, "retry_after_s": wait}
                 )
             except (Transient, Malformed, TransportError, StoreError) as exc:
-                ERRORS.labels(self.connector, type(exc).__name__).inc()
+                ERRORS.labels(self.stage, type(exc).__name__).inc()
                 wait = backoff
                 backoff = min(backoff * 2, self.cfg.max_backoff_s)
                 self.state.last_error = str(exc)
@@ -137,7 +139,7 @@ class SocialPoller:
         self.state.polls += 1
         total = 0
         for thread in self.adapter.threads():
-            cursor: dict[str, Any] = self.store.get(thread) or {}
+            cursor: dict[str, Any] = self.checkpoints.get(thread) or {}
             comments: list[Comment] = []
             page: Any | None = None
             last_page: Any | None = None
@@ -154,22 +156,15 @@ class SocialPoller:
     def _emit(
         self, thread: str, cursor: dict[str, Any], comments: list[Comment], last_page: Any | None
     ) -> int:
-        keys = [f"{self.name}:{c.id}" for c in comments]
-        seen = self.store.seen(keys)
-        outs: list[Outgoing] = []
-        fresh: list[str] = []
-        for key, c in zip(keys, comments, strict=True):
-            INGEST_ITEMS.labels(self.connector, "received").inc()
-            if key in seen or key in fresh:
-                INGEST_ITEMS.labels(self.connector, "duplicate").inc()
-                continue
+        candidates: list[Candidate] = []
+        for c in comments:
+            keys = (f"{self.name}:{c.id}",)
             if not c.text.strip():
-                INGEST_ITEMS.labels(self.connector, "rejected_empty").inc()
-                fresh.append(key)
+                candidates.append(Candidate(keys, outcome="rejected_empty"))
                 continue
             item = FeedbackReceived(
                 channel=self.cfg.channel,
-                source_id=key[:512],
+                source_id=keys[0][:512],
                 received_at=c.created_at,
                 text=c.text[:65_536],
                 customer=Customer(
@@ -178,17 +173,10 @@ class SocialPoller:
                 ),
                 metadata={"platform": self.cfg.adapter, "source": self.name, "thread": thread},
             )
-            ck = (
-                customer_key(self.hash_key, phone=None, email=None, account=item.customer.account)
-                or item.source_key
-            )
-            outs.append(Outgoing(self.topic, ck.encode(), item.model_dump_json().encode()))
-            fresh.append(key)
-        self.send(outs)
-        self.store.commit(thread, self.adapter.advance(cursor, comments, last_page), fresh)
-        INGEST_ITEMS.labels(self.connector, "produced").inc(len(outs))
-        self.state.produced += len(outs)
-        return len(outs)
+            candidates.append(Candidate(keys, item=item))
+        done = self.publish(candidates, (thread, self.adapter.advance(cursor, comments, last_page)))
+        self.state.produced += done.produced
+        return done.produced
 
 
-__all__ = ["SocialPoller", "SourceError"]
+__all__ = ["PlatformError", "SocialPoller"]

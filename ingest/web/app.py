@@ -25,15 +25,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from core.errors import StoreError, TransportError
+from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT
+from core.privacy import mask_text, partition_key
 from ingest.web.limits import RateLimiter
 from ingest.web.schema import WebFeedback
-from models import FeedbackReceived
-from tingjian.errors import StoreError, TransportError
-from tingjian.privacy import customer_key, mask_text
-from tingjian.runtime.observability import ERRORS, MESSAGES_IN, MESSAGES_OUT
 
 log = logging.getLogger(__name__)
 STAGE = "ingest_web"
+CONNECTOR = "web"
 _FORM_HTML = Path(__file__).parent / "static" / "form.html"
 
 # Publishes one item and returns when Kafka acknowledged it (raises TransportError).
@@ -118,7 +118,7 @@ def create_app(
         return Response(status_code=204, headers=headers)
 
     async def post_feedback(request: Request) -> Response:
-        MESSAGES_IN.labels(STAGE).inc()
+        INGEST_ITEMS.labels(CONNECTOR, "received").inc()
         if not origin_allowed(request):
             ERRORS.labels(STAGE, "origin").inc()
             return JSONResponse({"error": "origin not allowed"}, 403)
@@ -184,7 +184,7 @@ def create_app(
             )
             item = form.to_received(source_id, received_at, request.headers.get("origin"), number)
             await run_in_threadpool(
-                publish, topic, _partition_key(item, hash_key), item.model_dump_json().encode()
+                publish, topic, partition_key(item, hash_key), item.model_dump_json().encode()
             )
         except (TransportError, StoreError) as exc:
             ERRORS.labels(STAGE, type(exc).__name__).inc()
@@ -195,6 +195,7 @@ def create_app(
                 headers={"Retry-After": "5"},
             )
         MESSAGES_OUT.labels(STAGE, topic).inc()
+        INGEST_ITEMS.labels(CONNECTOR, "produced").inc()
         answer = {"status": "accepted", "receipt_id": source_id, "feedback_no": number}
         if key:
             idem.put(key, answer)
@@ -225,13 +226,6 @@ def create_app(
         ],
         exception_handlers={Exception: on_error},
     )
-
-
-def _partition_key(item: FeedbackReceived, hash_key: str) -> bytes:
-    """Same customer -> same partition, so one triage worker sees all their items."""
-    c = item.customer
-    ck = customer_key(hash_key, phone=c.phone, email=c.email, account=c.account)
-    return (ck or item.source_key).encode()
 
 
 async def _parse_body(request: Request, body: bytes) -> dict[str, Any]:

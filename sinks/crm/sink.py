@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from kafka import KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from core.metrics import TICKETS
 from models import FeedbackTriaged
 from sinks.base import BatchSink
 from sinks.crm.store import CrmStore
-from tingjian.runtime.observability import TICKETS
 
 log = logging.getLogger(__name__)
 

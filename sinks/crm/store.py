@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg.types.json import Jsonb
 
+from core.errors import StoreError
+from core.pg import PgConnection, ping
+from core.store.numbering import next_number
 from models import FeedbackTriaged, Ticket
-from sinks.crm.numbering import next_number
-from tingjian.errors import StoreError
-from tingjian.runtime.pg import PgConnection
+from models.vocabulary import INITIAL_STATE
 
 
 class CrmStore:
@@ -29,12 +30,7 @@ class CrmStore:
         self._pg.close()
 
     def ping(self) -> bool:
-        try:
-            with psycopg.connect(self._dsn, connect_timeout=3) as c:
-                c.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            return False
+        return ping(self._dsn)
 
     # -- writes ------------------------------------------------------------------
 
@@ -155,9 +151,9 @@ class CrmStore:
             " sentiment_score, topics, keywords, department, type_confidence,"
             " priority_confidence, needs_review, model_version, escalations, repeat_count,"
             " incident, ack_due_at, first_response_due_at, resolve_due_at, update_every_hours,"
-            " queue, entities, attachments, metadata)"
+            " queue, entities, attachments, metadata, head_labels)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-            " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
             (
                 ticket_no,
                 fb.channel,
@@ -195,6 +191,7 @@ class CrmStore:
                 Jsonb({k: list(v) for k, v in tr.entities.items()}),
                 Jsonb([a.model_dump() for a in fb.attachments]),
                 Jsonb(json.loads(json.dumps(fb.metadata))),
+                Jsonb(dict(tr.labels)),
             ),
         )
         row = cur.fetchone()
@@ -207,8 +204,8 @@ class CrmStore:
         )
         cur.execute(
             "INSERT INTO ticket_events (ticket_id, actor, from_state, to_state, note)"
-            " VALUES (%s, 'tingjian-sink', NULL, '新建', %s)",
-            (ticket_id, f"registered from {fb.channel}"),
+            " VALUES (%s, 'tingjian-sink', NULL, %s, %s)",
+            (ticket_id, INITIAL_STATE, f"registered from {fb.channel}"),
         )
 
     # -- reads -------------------------------------------------------------------

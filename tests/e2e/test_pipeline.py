@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from config import load_business_rules, load_settings
+from core.kafka import Outgoing, make_producer, send_all
 from tests.helpers import (
     Proc,
     count,
@@ -23,7 +24,6 @@ from tests.helpers import (
     wait_for,
     wait_healthy,
 )
-from tingjian.runtime.kafka_io import Outgoing, make_producer, send_all
 
 RULES = load_business_rules(load_settings().business)
 

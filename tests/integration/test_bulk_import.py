@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
+from core.kafka import make_producer, send_all
 from ingest.bulk.importer import import_file, load_mapping
 from ingest.checkpoints import CheckpointStore
 from models import FeedbackReceived
 from tests.helpers import kafka_topics
 from tests.integration.test_email_imap import _drain
-from tingjian.runtime.kafka_io import make_producer, send_all
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -42,7 +42,7 @@ def test_excel_survey_import_once_with_bad_rows_reported(
             load_mapping("survey"),
             store=store,
             send=lambda o: send_all(producer, o, 30),
-            topic=topics.received,
+            topics=topics,
             hash_key="k" * 16,
             tz=TZ,
         )

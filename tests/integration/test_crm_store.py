@@ -9,10 +9,10 @@ import psycopg
 import pytest
 
 from config import load_business_rules, load_settings
-from sinks.crm.migrate import check_schema, current_version, latest_version, migrate
+from core.errors import SchemaError
+from core.store.schema import check_schema, current_version, latest_version, migrate
 from sinks.crm.store import CrmStore
 from tests.helpers import count, feedback
-from tingjian.errors import SchemaError
 from triage.classifier import KeywordClassifier
 from triage.engine import TriageEngine
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from config import load_settings
+from core.kafka import ensure_topics, make_producer, send_all
 from ingest.checkpoints import CheckpointStore
 from ingest.email.imap_source import ImapSource
 from models import DeadLetter, FeedbackReceived, Topics
 from tests.conftest import IMAP
-from tingjian.runtime.kafka_io import ensure_topics, make_producer, send_all
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -64,8 +64,7 @@ def test_corpus_through_imap_once_and_only_once(
         settings.email,
         store,
         lambda outs: send_all(producer, outs, 30),
-        received_topic=topics.received,
-        dlq_topic=topics.dlq,
+        topics=topics,
         hash_key="k" * 16,
         stop=threading.Event(),
     )
@@ -135,8 +134,7 @@ def test_move_to_processed_folder(
         settings.email,
         CheckpointStore(fresh_db, "email:move"),
         lambda outs: send_all(producer, outs, 30),
-        received_topic=topics.received,
-        dlq_topic=topics.dlq,
+        topics=topics,
         hash_key="k" * 16,
         stop=threading.Event(),
     )

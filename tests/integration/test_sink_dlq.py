@@ -8,17 +8,17 @@ from zoneinfo import ZoneInfo
 
 from kafka import KafkaConsumer
 
-from models import DeadLetter
-from sinks.crm.sink import CrmSink
-from sinks.crm.store import CrmStore
-from tests.helpers import count, kafka_topics
-from tingjian.runtime.consumer_loop import ConsumerLoop
-from tingjian.runtime.kafka_io import (
+from core.consumer_loop import ConsumerLoop
+from core.kafka import (
     Outgoing,
     make_consumer,
     make_producer,
     send_all,
 )
+from models import DeadLetter
+from sinks.crm.sink import CrmSink
+from sinks.crm.store import CrmStore
+from tests.helpers import count, kafka_topics
 
 
 def test_malformed_triaged_message_goes_to_dlq_masked(

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import SocialSourceSettings
+from core.kafka import make_producer, send_all
 from ingest.checkpoints import CheckpointStore
 from ingest.social.adapters import build_adapter
 from ingest.social.poller import SocialPoller
@@ -17,7 +18,6 @@ from models import FeedbackReceived, Topics
 from tests.fakes.platforms import FakePlatforms
 from tests.helpers import kafka_topics, wait_for
 from tests.integration.test_email_imap import _drain
-from tingjian.runtime.kafka_io import make_producer, send_all
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def _poller(
         build_adapter(cfg),
         CheckpointStore(dsn, f"social:{name}"),
         lambda o: send_all(producer, o, 30),
-        topic=topics.received,
+        topics=topics,
         hash_key="k" * 16,
         stop=stop,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tingjian.errors import ModelError
+from core.errors import ModelError
 from triage.bundle import load_bundle, save_bundle
 from triage.classifier import KeywordClassifier
 from triage.reload import ModelWatcher

@@ -1,4 +1,5 @@
-from triage.normalize import normalize, strip_quotes_and_signature
+from core.mailtext import strip_quotes_and_signature
+from triage.normalize import normalize
 
 
 def test_traditional_and_fullwidth_become_simplified_halfwidth() -> None:

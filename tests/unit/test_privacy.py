@@ -2,8 +2,8 @@ import io
 import json
 import logging
 
-from tingjian.logs import JsonFormatter
-from tingjian.privacy import customer_key, mask_email, mask_phone, mask_text
+from core.logs import JsonFormatter
+from core.privacy import customer_key, mask_email, mask_phone, mask_text
 
 
 def test_masks_follow_spec_format() -> None:

@@ -60,6 +60,6 @@ def test_invalid_flag_value_exits_2_in_a_real_process() -> None:
 
 def test_bad_timezone_is_a_config_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.setenv("TINGJIAN_BUSINESS__TIMEZONE", "Mars/Olympus")
-    monkeypatch.setenv("TINGJIAN_METRICS__PORT", "0")
+    monkeypatch.setenv("TINGJIAN_TRIAGE__METRICS_PORT", "0")
     assert main(["triage"]) == 2
     assert "business.timezone" in capsys.readouterr().err

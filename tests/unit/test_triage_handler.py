@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from core.errors import StoreError
 from models import DeadLetter, FeedbackReceived, Quarantined, Topics
-from tingjian.errors import StoreError
 from triage.service import TriageHandler
 
 

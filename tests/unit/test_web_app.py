@@ -7,9 +7,9 @@ import random
 import pytest
 from starlette.testclient import TestClient
 
+from core.errors import TransportError
 from ingest.web.app import WebOptions, create_app
 from models import FeedbackReceived
-from tingjian.errors import TransportError
 
 
 class Recorder:
@@ -157,7 +157,7 @@ def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
 
 
 def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
-    from tingjian.errors import StoreError
+    from core.errors import StoreError
 
     def broken(at: object, key: str) -> str:
         raise StoreError("db down")

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import re
 
+from models import FeedbackReceived
+
 # Mainland mobile numbers (optionally +86), landlines with area code, and emails.
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{3,4})(\d{4})(?!\d)")
@@ -57,3 +59,15 @@ def customer_key(
     if ident is None:
         return None
     return hmac.new(hash_key.encode(), ident.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def customer_key_of(item: FeedbackReceived, hash_key: str) -> str | None:
+    """The customer key of an item: the one definition every stage uses."""
+    c = item.customer
+    return customer_key(hash_key, phone=c.phone, email=c.email, account=c.account)
+
+
+def partition_key(item: FeedbackReceived, hash_key: str) -> bytes:
+    """Kafka key of an item: same customer -> same partition, so one triage
+    worker sees all their items; an anonymous item is keyed by its source."""
+    return (customer_key_of(item, hash_key) or item.source_key).encode()

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from tingjian.errors import StoreError
-from tingjian.runtime.pg import PgConnection
+from core.errors import StoreError
+from core.pg import PgConnection
 
 
 def format_number(fmt: str, day: date, seq: int) -> str:

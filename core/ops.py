@@ -1,5 +1,4 @@
-"""Metrics (named by a spec: ``tingjian_*``, ``*_total`` counters, bounded labels)
-and a tiny HTTP server for ``/metrics`` and ``/healthz``."""
+"""A tiny HTTP server for ``/metrics`` and ``/healthz`` of a service."""
 
 from __future__ import annotations
 
@@ -9,33 +8,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-
-# Labels: stage is one of a handful of service names; topic is one of the four
-# pipeline topics; error_type is an exception class name from our own tree or
-# a contract failure kind: all bounded.
-MESSAGES_IN = Counter("tingjian_messages_in_total", "Messages consumed or received", ["stage"])
-MESSAGES_OUT = Counter(
-    "tingjian_messages_out_total", "Messages written downstream", ["stage", "topic"]
-)
-ERRORS = Counter("tingjian_errors_total", "Errors by type", ["stage", "error_type"])
-BATCH_SECONDS = Histogram(
-    "tingjian_batch_seconds",
-    "Time to process one batch, from poll to commit",
-    ["stage"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-CONSUMER_LAG = Gauge(
-    "tingjian_consumer_lag", "Messages not yet consumed, summed over partitions", ["stage"]
-)
-TICKETS = Counter("tingjian_tickets_total", "Tickets written to the CRM store", ["outcome"])
-QUARANTINED = Counter("tingjian_quarantined_total", "Items quarantined", ["reason"])
-# connector: web, email, social:<source>, import; outcome: a fixed vocabulary
-# (received, produced, duplicate, auto_reply, bounce, rejected_<reason>).
-INGEST_ITEMS = Counter(
-    "tingjian_ingest_items_total", "Items seen by connectors", ["connector", "outcome"]
-)
-DEAD_LETTERS = Counter("tingjian_dead_letters_total", "Items sent to the DLQ", ["stage"])
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 HealthFn = Callable[[], dict[str, Any]]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tingjian.errors import StoreError
+from core.errors import StoreError
 
 
 class PgConnection:
@@ -28,3 +28,13 @@ class PgConnection:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def ping(dsn: str, timeout_s: int = 3) -> bool:
+    """Healthcheck: a fresh connection answers ``SELECT 1``."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=timeout_s) as c:
+            c.execute("SELECT 1")
+        return True
+    except psycopg.Error:
+        return False

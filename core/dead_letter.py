@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+from core.privacy import mask_text
 from models import DeadLetter
-from tingjian.privacy import mask_text
 
 
 def dead_letter(

@@ -1,15 +1,18 @@
 """The one exception tree of Tingjian.
 
-Third-party errors (kafka-python, psycopg, pydantic) are mapped to these at the
-adapter boundary with ``raise ... from exc`` so that services decide on our
-types, never on a library's.
+Third-party errors (kafka-python, psycopg, pydantic, imaplib, urllib, openpyxl)
+are mapped to these at the adapter boundary with ``raise ... from exc`` so that
+services decide on our types, never on a library's. ``tests/unit/test_error_tree.py``
+checks that no adapter lets a foreign exception escape.
 
     TingjianError
-    ├── ConfigError            (config.settings; invalid setting, exit code 2)
-    ├── ContractError          a message does not match its contract -> DLQ
+    ├── ConfigError            an invalid setting or business table (exit code 2)
+    ├── ContractError          a message or row does not match its contract -> DLQ / report
     ├── TransportError         Kafka unreachable / write not acknowledged
     ├── StoreError             PostgreSQL failed
     │   └── SchemaError        the database is not migrated to what the code needs
+    ├── SourceError            an outside source failed or answered nonsense
+    │                          (IMAP server, social platform, import file)
     └── ModelError             the triage model bundle is missing or does not match
 """
 
@@ -18,6 +21,10 @@ from __future__ import annotations
 
 class TingjianError(Exception):
     """Base of every error Tingjian raises on purpose."""
+
+
+class ConfigError(TingjianError):
+    """An invalid setting: ``str()`` is one line naming the key and the problem."""
 
 
 class ContractError(TingjianError):
@@ -34,6 +41,10 @@ class StoreError(TingjianError):
 
 class SchemaError(StoreError):
     """The database is not at the migration version the code needs."""
+
+
+class SourceError(TingjianError):
+    """A source outside Tingjian (mail server, platform API, a file) failed."""
 
 
 class ModelError(TingjianError):

@@ -18,8 +18,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from tingjian.errors import StoreError, TransportError
-from tingjian.runtime.observability import BATCH_SECONDS, CONSUMER_LAG, ERRORS, MESSAGES_IN
+from core.errors import StoreError, TransportError
+from core.metrics import BATCH_SECONDS, CONSUMER_LAG, ERRORS, MESSAGES_IN
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from importlib import resources
 
 import psycopg
 
-from tingjian.errors import SchemaError, StoreError
+from core.errors import SchemaError, StoreError
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works: it only has to be the same for every migrating process.
@@ -24,7 +24,7 @@ class Migration:
 
 def available() -> list[Migration]:
     out = []
-    for f in resources.files("sinks.crm").joinpath("migrations").iterdir():
+    for f in resources.files("core.store").joinpath("migrations").iterdir():
         m = _NAME.match(f.name)
         if m:
             out.append(Migration(int(m.group(1)), m.group(2), f.read_text(encoding="utf-8")))
@@ -83,3 +83,12 @@ def check_schema(conn: psycopg.Connection) -> None:
         raise SchemaError(
             f"database schema is at version {have}, this code needs {need}: run `tingjian db migrate`"
         )
+
+
+def require_schema(dsn: str, who: str) -> None:
+    """At a service's start: the database is reachable and migrated, or StoreError."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            check_schema(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot reach PostgreSQL for the {who}: {exc}") from exc

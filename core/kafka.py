@@ -5,17 +5,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from config.settings import KafkaSettings
+from core.errors import TransportError
 from models.topics import Topics
-from tingjian.errors import TransportError
 
 log = logging.getLogger(__name__)
+
+
+class KafkaSettings(Protocol):
+    """What the adapter needs to know of the cluster (``config``'s KafkaSettings)."""
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def request_timeout_ms(self) -> int: ...
+    @property
+    def topic_prefix(self) -> str: ...
+    @property
+    def partitions(self) -> int: ...
+    @property
+    def replication_factor(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -65,8 +81,9 @@ def send_all(producer: KafkaProducer, messages: Iterable[Outgoing], timeout_s: f
     """Send and wait until Kafka acknowledged every message; raise otherwise."""
     # Waiting on our own futures, not flush(): concurrent callers (the web
     # connector's threads) do not wait for each other's messages.
-    futures = [producer.send(m.topic, key=m.key, value=m.value) for m in messages]
     try:
+        # send() itself raises for a record too large or a closed producer.
+        futures = [producer.send(m.topic, key=m.key, value=m.value) for m in messages]
         for f in futures:
             f.get(timeout=timeout_s)
     except KafkaError as exc:

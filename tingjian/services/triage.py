@@ -1,0 +1,74 @@
+"""``tingjian triage``: feedback.received -> feedback.triaged | quarantine | dlq."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaProducer
+
+from config import Settings
+from core.consumer_loop import ConsumerLoop
+from core.kafka import check_reachable, ensure_topics, make_consumer, make_producer
+from core.store.schema import require_schema
+from models import Topics
+from tingjian.wiring import build_engine
+from triage.engine import TriageEngine
+from triage.reload import ModelWatcher
+from triage.service import TriageHandler
+
+
+@dataclass
+class TriageService:
+    settings: Settings
+    engine: TriageEngine
+    producer: KafkaProducer
+    topics: Topics
+    watcher: ModelWatcher
+    metrics_port: int | None
+    name: str = "triage"
+    loop: ConsumerLoop | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        t = self.settings.triage
+        consumer = make_consumer(
+            self.settings.kafka, group_id=t.group_id, max_poll_records=t.batch_size
+        )
+        handler = TriageHandler(self.engine, self.producer, self.topics, watcher=self.watcher)
+        self.loop = ConsumerLoop(
+            consumer, [self.topics.received], handler, stop, poll_timeout_ms=t.poll_timeout_ms
+        )
+        self.loop.run()
+
+    def health(self) -> dict[str, Any]:
+        kafka_ok = check_reachable(self.producer, self.topics.triaged)
+        last_error = self.loop.last_error if self.loop else None
+        return {
+            "ok": kafka_ok and last_error is None,
+            "kafka": kafka_ok,
+            "batches": self.loop.batches_done if self.loop else 0,
+            "last_error": last_error,
+            "model_version": self.engine.classifier.version,
+            "model_refused": self.watcher.refused,
+        }
+
+    def close(self) -> None:
+        self.producer.flush(timeout=5)
+        self.producer.close(timeout=5)
+
+
+def build(settings: Settings, metrics_port: int | None = None) -> TriageService:
+    # Triage keeps its dedup index in the store: it must be migrated.
+    require_schema(settings.postgres.dsn, "dedup index")
+    engine = build_engine(settings)
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    return TriageService(
+        settings=settings,
+        engine=engine,
+        producer=make_producer(settings.kafka, client_suffix="-triage"),
+        topics=topics,
+        watcher=ModelWatcher(engine, settings.triage.model_path),
+        metrics_port=settings.triage.metrics_port if metrics_port is None else metrics_port,
+    )

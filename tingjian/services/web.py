@@ -1,0 +1,102 @@
+"""``tingjian ingest web``: the web-form connector (ASGI app served by uvicorn).
+It serves /metrics and /healthz on its own port."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from kafka import KafkaProducer
+
+from config import Settings
+from core.kafka import Outgoing, check_reachable, ensure_topics, make_producer, send_all
+from core.pg import ping
+from core.store.numbering import NumberAllocator
+from ingest.web.app import WebOptions, create_app
+from models import Topics
+from tingjian.wiring import timezone
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process
+    would die of the signal; a drained shutdown is a clean exit (code 0)."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True  # not recorded: nothing is re-raised afterwards
+
+
+@dataclass
+class WebService:
+    settings: Settings
+    producer: KafkaProducer
+    topics: Topics
+    host: str
+    port: int
+    name: str = "web connector"
+    metrics_port: int | None = None  # served by the app itself
+
+    def health(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"kafka": check_reachable(self.producer, self.topics.received)}
+        if self.settings.web.assign_numbers:
+            # Numbers come from the store: without it every post would be a 503.
+            doc["postgres"] = ping(self.settings.postgres.dsn)
+        doc["ok"] = all(doc.values())
+        return doc
+
+    def run(self, stop: threading.Event) -> None:
+        s, web = self.settings, self.settings.web
+        allocator = (
+            NumberAllocator(s.postgres.dsn, s.business.ticket_number_format, timezone(s))
+            if web.assign_numbers
+            else None
+        )
+
+        def publish(topic: str, key: bytes, value: bytes) -> None:
+            send_all(self.producer, [Outgoing(topic, key, value)], web.produce_timeout_s)
+
+        opts = WebOptions(
+            topic=self.topics.received,
+            hash_key=s.privacy.hash_key,
+            max_body_bytes=web.max_body_bytes,
+            allowed_origins=tuple(web.allowed_origins),
+            rate_limit_per_minute=web.rate_limit_per_minute,
+            allocate_number=allocator.allocate if allocator else None,
+        )
+        server = _Server(
+            uvicorn.Config(
+                create_app(publish, opts, self.health),
+                host=self.host,
+                port=self.port,
+                log_config=None,  # our JSON logging, not uvicorn's
+                access_log=False,
+                timeout_graceful_shutdown=8,
+            )
+        )
+
+        # uvicorn takes SIGTERM/SIGINT while it serves; a stop from elsewhere ends it too.
+        def stop_server() -> None:
+            stop.wait()
+            server.should_exit = True
+
+        threading.Thread(target=stop_server, daemon=True).start()
+        server.run()
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)
+
+
+def build(settings: Settings, host: str | None = None, port: int | None = None) -> WebService:
+    topics = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    return WebService(
+        settings=settings,
+        producer=make_producer(settings.kafka, client_suffix="-ingest-web"),
+        topics=topics,
+        host=host or settings.web.host,
+        port=settings.web.port if port is None else port,
+    )

@@ -1,0 +1,62 @@
+"""What the triage domain needs from the outside, as small interfaces.
+
+The engine and the deduplicator depend on these; the PostgreSQL adapter
+(``triage/dedup_store.py``) and the in-memory store implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from models import FeedbackReceived
+from triage.normalize import Normalized
+
+
+@dataclass(frozen=True)
+class DedupVerdict:
+    duplicate_of: str | None  # source key of the earlier item this one merges into
+    repeat_count: int
+    incident: bool
+
+
+class DedupEntry(NamedTuple):
+    """One item in the duplicate index (table ``dedup_entries``)."""
+
+    source_key: str
+    customer_key: str
+    root_key: str
+    received_at: datetime
+    digest: str
+    shingles: frozenset[str]
+    type: str
+    repeat_count: int
+    incident: bool
+
+
+class DedupStore(Protocol):
+    def load(
+        self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[DedupEntry]: ...
+
+    def save(self, rows: Sequence[DedupEntry]) -> None: ...
+
+
+class Deduplicator(Protocol):
+    def begin_batch(self, pairs: Sequence[tuple[str | None, FeedbackReceived]]) -> None: ...
+
+    def end_batch(self) -> None: ...
+
+    def check(
+        self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
+    ) -> DedupVerdict: ...
+
+
+class KeywordExtractor(Protocol):
+    def __call__(self, text: str, k: int) -> tuple[str, ...]: ...
+
+
+def no_keywords(text: str, k: int) -> tuple[str, ...]:
+    return ()
