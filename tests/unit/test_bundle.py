@@ -88,3 +88,48 @@ def test_watcher_promotes_a_good_bundle_and_refuses_a_bad_one(
     os.utime(live)
     assert not w.maybe_reload()
     assert engine.classifier.version == good and w.refused
+
+
+def test_a_new_head_is_one_definition_and_reaches_the_triage(tmp_path: Path) -> None:
+    """A head beyond the core three trains from its examples' labels and its
+    label travels as Triage.labels, with no change to bundle, engine or contract."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from config import load_business_rules, load_settings
+    from models import FeedbackReceived, FeedbackTriaged
+    from triage.engine import TriageEngine
+    from triage.heads import Head, field_label, load_heads
+    from triage.heads.estimators import logistic
+
+    urgent = Head("urgent", ("yes", "no"), logistic, field_label("urgent"))
+    labeled = [
+        Example(
+            r.id,
+            r.channel,
+            r.subject,
+            r.text,
+            r.type,
+            r.priority,
+            r.sentiment,
+            {"urgent": "yes" if r.type == "bug" else "no"},
+        )
+        for r in rows()
+    ]
+    bundle = fit_bundle(labeled, heads=(*load_heads(), urgent))
+    assert set(bundle.heads) == {"type", "priority", "sentiment", "urgent"}
+    save_bundle(bundle, tmp_path / "b")
+    loaded = load_bundle(tmp_path / "b")
+    assert [p.labels["urgent"] for p in loaded.predict(["APP又闪退了", "客服很耐心"])] == [
+        "yes",
+        "no",
+    ]
+    engine = TriageEngine(
+        load_business_rules(load_settings().business), loaded, "k" * 16, ZoneInfo("Asia/Shanghai")
+    )
+    now = datetime.now(UTC)
+    (res,) = engine.triage_batch(
+        [FeedbackReceived(channel="web_form", source_id="1", received_at=now, text="APP闪退了")],
+        now,
+    )
+    assert isinstance(res, FeedbackTriaged) and res.triage.labels == {"urgent": "yes"}
