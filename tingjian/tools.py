@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from config import Settings
-from core.errors import StoreError
+from core.errors import TransportError
 from core.privacy import mask_email, mask_phone
 
 
@@ -79,7 +79,7 @@ def dump_topic(settings: Settings, which: str, limit: int, timeout_s: float = 5.
             consumer_timeout_ms=int(timeout_s * 1000),
         )
     except KafkaError as exc:
-        raise StoreError(f"cannot read {topic}: {exc}") from exc
+        raise TransportError(f"cannot read {topic}: {exc}") from exc
     shown = 0
     try:
         for msg in consumer:
