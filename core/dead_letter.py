@@ -1,12 +1,22 @@
-"""Building dead-letter records: the original bytes kept, the reason masked."""
+"""Building dead-letter records: the original bytes kept, the reason masked.
+
+A dead letter must always fit in a Kafka message (default limit 1 MB), or the
+record that caused it would stop its partition forever: the payload is capped
+at ``MAX_PAYLOAD_BYTES`` and the original's size and sha256 are kept beside it,
+with the source topic, partition and offset pointing at the whole record.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import UTC, datetime
 
 from core.privacy import mask_text
 from models import DeadLetter
+
+# base64 grows 4/3: 512 KiB of payload is ~700 KB on the wire, well under 1 MB.
+MAX_PAYLOAD_BYTES = 512 * 1024
 
 
 def dead_letter(
@@ -17,13 +27,18 @@ def dead_letter(
     topic: str | None = None,
     partition: int | None = None,
     offset: int | None = None,
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES,
 ) -> DeadLetter:
+    kept = payload[:max_payload_bytes]
     # Validation messages quote the input; mask before it leaves the process.
     return DeadLetter(
         stage=stage,
         error_type=type(exc).__name__,
         error=mask_text(str(exc))[:2000],
-        payload_b64=base64.b64encode(payload).decode(),
+        payload_b64=base64.b64encode(kept).decode(),
+        payload_bytes=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        truncated=len(kept) < len(payload),
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,

@@ -138,6 +138,11 @@ class DeadLetter(Contract):
     error_type: str
     error: str  # already masked: no phone or email in clear
     payload_b64: str
+    # The original's size and sha256; a payload over the cap is cut (truncated
+    # true) and the source topic/partition/offset say where the whole one lives.
+    payload_bytes: int | None = None
+    payload_sha256: str | None = None
+    truncated: bool = False
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None

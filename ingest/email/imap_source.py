@@ -162,7 +162,10 @@ class ImapSource(PullSource):
                     else ""
                 )
                 dl = dead_letter(
-                    "ingest_email", MailError(f"{o.reason}: {o.detail}{note}"), raw[:DLQ_RAW_LIMIT]
+                    "ingest_email",
+                    MailError(f"{o.reason}: {o.detail}{note}"),
+                    raw,
+                    max_payload_bytes=DLQ_RAW_LIMIT,
                 )
                 candidates.append(Candidate(keys, dead_letter=dl, outcome=f"rejected_{o.reason}"))
         done = self.publish(

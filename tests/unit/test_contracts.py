@@ -52,3 +52,19 @@ def test_topics_live_in_one_place_and_take_a_prefix() -> None:
 def test_nul_characters_are_dropped_at_the_contract() -> None:
     item = FeedbackReceived.model_validate(_item(text="闪\x00退", subject="a\x00b"))
     assert item.text == "闪退" and item.subject == "ab"
+
+
+def test_a_dead_letter_always_fits() -> None:
+    import base64
+    import hashlib
+
+    from core.dead_letter import MAX_PAYLOAD_BYTES, dead_letter
+
+    big = b"x" * (5 * 1024 * 1024)
+    dl = dead_letter("triage", ValueError("too big"), big, topic="t", partition=1, offset=7)
+    assert len(dl.model_dump_json()) < 1_000_000
+    assert dl.truncated and dl.payload_bytes == len(big)
+    assert dl.payload_sha256 == hashlib.sha256(big).hexdigest()
+    assert len(base64.b64decode(dl.payload_b64)) == MAX_PAYLOAD_BYTES
+    small = dead_letter("triage", ValueError("bad"), b"{}")
+    assert not small.truncated and base64.b64decode(small.payload_b64) == b"{}"
