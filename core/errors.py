@@ -8,6 +8,7 @@ checks that no adapter lets a foreign exception escape.
     TingjianError
     ├── ConfigError            an invalid setting or business table (exit code 2)
     ├── ContractError          a message or row does not match its contract -> DLQ / report
+    │   └── IdempotencyConflict an idempotency key reused for another body (422)
     ├── TransportError         Kafka unreachable / write not acknowledged
     ├── StoreError             PostgreSQL failed
     │   └── SchemaError        the database is not migrated to what the code needs
@@ -29,6 +30,10 @@ class ConfigError(TingjianError):
 
 class ContractError(TingjianError):
     """A message that does not match its contract; it goes to the dead-letter topic."""
+
+
+class IdempotencyConflict(ContractError):
+    """An idempotency key reused for a different request body (HTTP 422)."""
 
 
 class TransportError(TingjianError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
+import time
 import unicodedata
 import urllib.error
 import urllib.request
@@ -13,29 +15,48 @@ from core.errors import TransportError
 from core.privacy import mask_email, mask_phone
 
 
-def feed_file(path: str, url: str) -> int:
+def _feed_key(line: str) -> str:
+    """Idempotency from the content (or an explicit ``id``), never from the
+    file's path: another file fed under the same name is other feedback."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str | int) and str(doc["id"]).strip():
+        return "feed-id:" + str(doc["id"]).strip()[:180]
+    return "feed-sha256:" + hashlib.sha256(line.strip().encode("utf-8")).hexdigest()
+
+
+def feed_file(path: str, url: str, max_attempts: int = 8, max_wait_s: float = 30.0) -> int:
+    """Post every line; a 429 or 503 is retried after its Retry-After (bounded),
+    so a long file is throttled, never thinned."""
     ok = failed = 0
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            req = urllib.request.Request(
-                url,
-                data=line.encode("utf-8"),
-                headers={"Content-Type": "application/json", "Idempotency-Key": f"{path}:{n}"},
-            )
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:
-                    ok += resp.status == 202
-            except urllib.error.HTTPError as exc:
-                failed += 1
-                print(
-                    f"line {n}: HTTP {exc.code}: {exc.read().decode(errors='replace')}",
-                    file=sys.stderr,
-                )
-            except urllib.error.URLError as exc:
-                print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
-                return 1
+            headers = {"Content-Type": "application/json", "Idempotency-Key": _feed_key(line)}
+            for attempt in range(1, max_attempts + 1):
+                req = urllib.request.Request(url, data=line.encode("utf-8"), headers=headers)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as resp:
+                        ok += resp.status == 202
+                    break
+                except urllib.error.HTTPError as exc:
+                    body = exc.read().decode(errors="replace")
+                    if exc.code in (429, 503) and attempt < max_attempts:
+                        try:
+                            wait = float(exc.headers.get("Retry-After", "1"))
+                        except ValueError:
+                            wait = 1.0
+                        time.sleep(min(max(wait, 0.1), max_wait_s))
+                        continue
+                    failed += 1
+                    print(f"line {n}: HTTP {exc.code}: {body}", file=sys.stderr)
+                    break
+                except urllib.error.URLError as exc:
+                    print(f"cannot reach {url}: {exc.reason}", file=sys.stderr)
+                    return 1
     print(f"posted {ok} feedback items, {failed} rejected")
     return 0 if failed == 0 else 1
 

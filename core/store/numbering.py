@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from core.errors import StoreError
+from core.errors import IdempotencyConflict, StoreError
 from core.pg import PgConnection
 
 
@@ -44,25 +44,32 @@ class NumberAllocator:
         # must not interleave two transactions.
         self._lock = threading.Lock()
 
-    def allocate(self, at: datetime, source_key: str) -> str:
-        """The item's number: the one it already has, or the next of the day."""
+    def allocate(self, at: datetime, source_key: str, body_sha256: str | None = None) -> str:
+        """The item's number: the one it already has, or the next of the day.
+        A known item with a different body is an IdempotencyConflict."""
         with self._lock:
-            return self._allocate(at, source_key)
+            return self._allocate(at, source_key, body_sha256)
 
-    def _allocate(self, at: datetime, source_key: str) -> str:
+    def _allocate(self, at: datetime, source_key: str, body_sha256: str | None) -> str:
         try:
             conn = self._pg.get()
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute(
-                    "SELECT feedback_no FROM assigned_numbers WHERE source_key = %s", (source_key,)
+                    "SELECT feedback_no, body_sha256 FROM assigned_numbers WHERE source_key = %s",
+                    (source_key,),
                 )
                 row = cur.fetchone()
                 if row:
+                    if body_sha256 and row[1] and row[1] != body_sha256:
+                        raise IdempotencyConflict(
+                            "Idempotency-Key already used for a different submission"
+                        )
                     return str(row[0])
                 number = next_number(cur, self._fmt, at.astimezone(self._tz).date())
                 cur.execute(
-                    "INSERT INTO assigned_numbers (source_key, feedback_no) VALUES (%s, %s)",
-                    (source_key, number),
+                    "INSERT INTO assigned_numbers (source_key, feedback_no, body_sha256)"
+                    " VALUES (%s, %s, %s)",
+                    (source_key, number, body_sha256),
                 )
                 return number
         except psycopg.Error as exc:

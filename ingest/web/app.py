@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from core.errors import StoreError, TransportError
+from core.errors import IdempotencyConflict, StoreError, TransportError
 from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT
 from core.privacy import mask_text, partition_key
 from ingest.web.limits import RateLimiter
@@ -78,7 +78,16 @@ class WebOptions:
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 60
     # Gives the customer a 反馈编号 before the sink runs (None: receipt id only).
-    allocate_number: Callable[[datetime, str], str] | None = None
+    # (received_at, source_key, body sha256 or None) -> 反馈编号; IdempotencyConflict
+    # when the source key already has a number for another body.
+    allocate_number: Callable[[datetime, str, str | None], str] | None = None
+
+
+def _conflict() -> Response:
+    ERRORS.labels(STAGE, "idempotency_conflict").inc()
+    return JSONResponse(
+        {"error": "Idempotency-Key already used for a different submission; use a new key"}, 422
+    )
 
 
 def _client(request: Request) -> str:
@@ -159,12 +168,16 @@ def create_app(
             return JSONResponse({"error": "invalid feedback", "fields": _errors(exc)}, 400)
 
         key = request.headers.get("idempotency-key", "").strip()
+        # What the customer submitted, canonically: a retry may re-encode it.
+        body_hash = hashlib.sha256(form.model_dump_json(exclude={"website"}).encode()).hexdigest()
         if key:
             if len(key) > 200:
                 return JSONResponse({"error": "Idempotency-Key longer than 200 characters"}, 400)
             seen = idem.get(key)
             if seen is not None:
-                return JSONResponse(seen, 202)
+                if seen.get("_body") != body_hash:
+                    return _conflict()
+                return JSONResponse({k: v for k, v in seen.items() if k != "_body"}, 202)
             source_id = "idem-" + hashlib.sha256(key.encode()).hexdigest()[:32]
         else:
             source_id = "web-" + uuid.uuid4().hex
@@ -177,7 +190,10 @@ def create_app(
         try:
             number = (
                 await run_in_threadpool(
-                    opts.allocate_number, received_at, f"{form.channel}:{source_id}"
+                    opts.allocate_number,
+                    received_at,
+                    f"{form.channel}:{source_id}",
+                    body_hash if key else None,
                 )
                 if opts.allocate_number
                 else None
@@ -186,6 +202,8 @@ def create_app(
             await run_in_threadpool(
                 publish, topic, partition_key(item, hash_key), item.model_dump_json().encode()
             )
+        except IdempotencyConflict:
+            return _conflict()
         except (TransportError, StoreError) as exc:
             ERRORS.labels(STAGE, type(exc).__name__).inc()
             log.warning("feedback not stored", extra={"error": str(exc)})
@@ -198,7 +216,7 @@ def create_app(
         INGEST_ITEMS.labels(CONNECTOR, "produced").inc()
         answer = {"status": "accepted", "receipt_id": source_id, "feedback_no": number}
         if key:
-            idem.put(key, answer)
+            idem.put(key, {**answer, "_body": body_hash})
         return JSONResponse(answer, 202)
 
     async def metrics(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,8 +69,14 @@ def test_500_posts_make_exactly_500_tickets(
         body = {"text": fb.text, "name": fb.customer.name, "contact": fb.customer.phone}
         assert _post(url + "/v1/feedback", body, f"e2e-{n}") == 202
         sent[fb.text] = n
-    # a client retry with the same Idempotency-Key must not add anything
-    assert _post(url + "/v1/feedback", {"text": feedback(0).text}, "e2e-0") == 202
+    # a client retry with the same Idempotency-Key must not add anything...
+    fb0 = feedback(0)
+    retry = {"text": fb0.text, "name": fb0.customer.name, "contact": fb0.customer.phone}
+    assert _post(url + "/v1/feedback", retry, "e2e-0") == 202
+    # ...and the same key with another body is refused, not given that ticket's number
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _post(url + "/v1/feedback", {"text": "另一条反馈"}, "e2e-0")
+    assert refused.value.code == 422
 
     dsn = service_env["TINGJIAN_POSTGRES__DSN"]
     wait_for(lambda: count(dsn, "SELECT count(*) FROM tickets") >= 500, 120, "500 tickets")

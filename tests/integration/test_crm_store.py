@@ -135,3 +135,22 @@ def test_dead_letter_write_failing_rolls_everything_back(fresh_db: str) -> None:
         store.write_batch([triaged(1), poison], "g", {("t", 0): 2}, on_rejected=dlq_down)
     assert count(fresh_db, "SELECT count(*) FROM tickets") == 0
     assert store.stored_offsets("g", [("t", 0)]) == {}
+
+
+def test_a_reused_idempotency_key_keeps_its_number_and_refuses_another_body(
+    fresh_db: str,
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.errors import IdempotencyConflict
+    from core.store.numbering import NumberAllocator
+
+    now = datetime.now(UTC)
+    first = NumberAllocator(fresh_db, FMT, TZ)
+    n = first.allocate(now, "web_form:idem-1", "a" * 64)
+    # a restarted connector (a new allocator) answers the same retry the same way
+    again = NumberAllocator(fresh_db, FMT, TZ)
+    assert again.allocate(now, "web_form:idem-1", "a" * 64) == n
+    with pytest.raises(IdempotencyConflict):
+        again.allocate(now, "web_form:idem-1", "b" * 64)
+    assert again.allocate(now, "web_form:idem-2", "b" * 64) != n

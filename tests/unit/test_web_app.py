@@ -87,6 +87,9 @@ def test_idempotency_key_makes_retries_safe(client: TestClient, rec: Recorder) -
     assert a.status_code == b.status_code == 202
     assert a.json() == b.json()
     assert len(rec.sent) == 1
+    c = client.post("/v1/feedback", json={"text": "另一个问题"}, headers=h)
+    assert c.status_code == 422 and "Idempotency-Key" in c.json()["error"]
+    assert len(rec.sent) == 1
 
 
 def test_honeypot_is_not_forwarded(client: TestClient, rec: Recorder) -> None:
@@ -146,7 +149,7 @@ def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
         topic="t",
         hash_key="k" * 16,
         max_body_bytes=2048,
-        allocate_number=lambda at, key: "CRM202611220042",
+        allocate_number=lambda at, key, body: "CRM202611220042",
     )
     c = TestClient(
         create_app(rec, opts, health=lambda: {"ok": True}), raise_server_exceptions=False
@@ -159,7 +162,7 @@ def test_feedback_number_is_returned_and_carried(rec: Recorder) -> None:
 def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
     from core.errors import StoreError
 
-    def broken(at: object, key: str) -> str:
+    def broken(at: object, key: str, body: str | None) -> str:
         raise StoreError("db down")
 
     opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, allocate_number=broken)
