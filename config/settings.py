@@ -71,6 +71,8 @@ class WebSettings(Section):
     # Browser posts from other sites must come from one of these origins.
     allowed_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(ge=1)
+    # Behind a reverse proxy: the header naming the client (X-Forwarded-For).
+    trusted_proxy_header: str | None = None
     # Tell the customer the 反馈编号 at once (allocated in the CRM store).
     assign_numbers: bool = True
 

@@ -188,5 +188,41 @@ def print_tickets(settings: Settings, limit: int) -> int:
         print("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=True)))
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    print(f"({len(tickets)} tickets shown)")
+    quarantined = quarantine_count(settings)
+    note = (
+        f"; {quarantined} items quarantined, never tickets: `tingjian dump quarantine`"
+        if quarantined
+        else ""
+    )
+    print(f"({len(tickets)} tickets shown{note})")
     return 0
+
+
+def quarantine_count(settings: Settings, timeout_s: float = 5.0) -> int | None:
+    """Items in the quarantine topic (spam, empty), or None when Kafka does not answer."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    from models import Topics
+
+    topic = Topics(settings.kafka.topic_prefix).quarantine
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka.bootstrap_servers.split(","),
+            request_timeout_ms=int(timeout_s * 1000) + 1000,
+            enable_auto_commit=False,
+        )
+    except KafkaError:
+        return None
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return 0
+        end = consumer.end_offsets(tps)
+        start = consumer.beginning_offsets(tps)
+        return sum(int(end[tp]) - int(start[tp]) for tp in tps)
+    except KafkaError:
+        return None
+    finally:
+        consumer.close()

@@ -76,7 +76,9 @@ class WebOptions:
     hash_key: str
     max_body_bytes: int
     allowed_origins: tuple[str, ...] = ()
-    rate_limit_per_minute: int = 60
+    rate_limit_per_minute: int = 600
+    # Set only behind a reverse proxy that sets it: otherwise clients could pick their key.
+    trusted_proxy_header: str | None = None
     # Gives the customer a 反馈编号 before the sink runs (None: receipt id only).
     # (received_at, source_key, body sha256 or None) -> 反馈编号; IdempotencyConflict
     # when the source key already has a number for another body.
@@ -90,7 +92,13 @@ def _conflict() -> Response:
     )
 
 
-def _client(request: Request) -> str:
+def _client(request: Request, proxy_header: str | None) -> str:
+    """Who the rate limit counts: the peer, or behind a trusted reverse proxy
+    the first address of its header (X-Forwarded-For: client, proxy1, ...)."""
+    if proxy_header:
+        forwarded = request.headers.get(proxy_header, "").split(",")[0].strip()
+        if forwarded:
+            return forwarded[:64]
     return request.client.host if request.client else "unknown"
 
 
@@ -131,7 +139,7 @@ def create_app(
         if not origin_allowed(request):
             ERRORS.labels(STAGE, "origin").inc()
             return JSONResponse({"error": "origin not allowed"}, 403)
-        ok, wait = limiter.allow(_client(request))
+        ok, wait = limiter.allow(_client(request, opts.trusted_proxy_header))
         if not ok:
             ERRORS.labels(STAGE, "rate_limited").inc()
             return JSONResponse(

@@ -127,6 +127,24 @@ def test_rate_limit_is_per_client_with_retry_after(rec: Recorder) -> None:
     assert int(r.headers["retry-after"]) >= 1
 
 
+def test_rate_limit_keys_on_the_trusted_proxy_header(rec: Recorder) -> None:
+    opts = WebOptions(
+        topic="t",
+        hash_key="k" * 16,
+        max_body_bytes=2048,
+        rate_limit_per_minute=2,
+        trusted_proxy_header="X-Forwarded-For",
+    )
+    c = TestClient(create_app(rec, opts, health=lambda: {"ok": True}))
+
+    def post(client_ip: str) -> int:
+        h = {"X-Forwarded-For": f"{client_ip}, 10.0.0.1"}
+        return c.post("/v1/feedback", json={"text": "闪退"}, headers=h).status_code
+
+    assert [post("203.0.113.7") for _ in range(3)] == [202, 202, 429]
+    assert post("203.0.113.8") == 202  # another client behind the same proxy
+
+
 def test_origin_allowlist(client: TestClient, rec: Recorder) -> None:
     bad = client.post(
         "/v1/feedback", json={"text": "x"}, headers={"Origin": "https://evil.example"}

@@ -65,6 +65,7 @@ class WebService:
             max_body_bytes=web.max_body_bytes,
             allowed_origins=tuple(web.allowed_origins),
             rate_limit_per_minute=web.rate_limit_per_minute,
+            trusted_proxy_header=web.trusted_proxy_header,
             allocate_number=allocator.allocate if allocator else None,
         )
         server = _Server(
