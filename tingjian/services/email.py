@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from config import Settings
 from ingest.email.imap_source import ImapSource
-from tingjian.services.pull import ConnectorIO, open_io
+from tingjian.services.pull import PullService, open_io
 
 
-@dataclass
-class EmailService:
-    io: ConnectorIO
-    source: ImapSource
-    metrics_port: int | None
-    name: str = "email connector"
-
-    def run(self, stop: threading.Event) -> None:
-        self.source.stop = stop
-        self.source.run()
-
-    def health(self) -> dict[str, Any]:
-        st = self.source.stats
-        return {
-            "ok": st.last_error is None,
-            "polls": st.polls,
-            "produced": st.produced,
-            "last_error": st.last_error,
-        }
-
-    def close(self) -> None:
-        self.io.close()
-
-
-def build(settings: Settings, metrics_port: int | None = None) -> EmailService:
+def build(settings: Settings, metrics_port: int | None = None) -> PullService:
     cfg = settings.email
     io = open_io(settings, f"email:{cfg.username}@{cfg.host}", "-email")
     source = ImapSource(
@@ -46,4 +21,15 @@ def build(settings: Settings, metrics_port: int | None = None) -> EmailService:
         hash_key=settings.privacy.hash_key,
         stop=threading.Event(),
     )
-    return EmailService(io, source, cfg.metrics_port if metrics_port is None else metrics_port)
+
+    def health() -> dict[str, Any]:
+        st = source.stats
+        return {
+            "ok": st.last_error is None,
+            "polls": st.polls,
+            "produced": st.produced,
+            "last_error": st.last_error,
+        }
+
+    port = cfg.metrics_port if metrics_port is None else metrics_port
+    return PullService("email connector", io, source, health, port)

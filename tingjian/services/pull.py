@@ -3,7 +3,10 @@ the checkpoint store, opened once and closed once."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 
@@ -39,3 +42,30 @@ def open_io(settings: Settings, checkpoint_scope: str, client_suffix: str) -> Co
     return ConnectorIO(
         topics, send, CheckpointStore(settings.postgres.dsn, checkpoint_scope), producer
     )
+
+
+class Poller(Protocol):
+    stop: threading.Event
+
+    def run(self) -> None: ...
+
+
+@dataclass
+class PullService:
+    """A pull connector as a Service: its poller, its I/O, its health document."""
+
+    name: str
+    io: ConnectorIO
+    poller: Poller
+    health_doc: Callable[[], dict[str, Any]]
+    metrics_port: int | None
+
+    def run(self, stop: threading.Event) -> None:
+        self.poller.stop = stop
+        self.poller.run()
+
+    def health(self) -> dict[str, Any]:
+        return self.health_doc()
+
+    def close(self) -> None:
+        self.io.close()

@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from config import Settings
 from core.errors import ConfigError
 from ingest.social.adapters import build_adapter
 from ingest.social.poller import SocialPoller
-from tingjian.services.pull import ConnectorIO, open_io
+from tingjian.services.pull import PullService, open_io
 
 
-@dataclass
-class SocialService:
-    io: ConnectorIO
-    poller: SocialPoller
-    metrics_port: int | None
-    name: str = "social connector"
-
-    def run(self, stop: threading.Event) -> None:
-        self.poller.stop = stop
-        self.poller.run()
-
-    def health(self) -> dict[str, Any]:
-        st = self.poller.state
-        return {
-            "ok": st.last_error is None,
-            "polls": st.polls,
-            "produced": st.produced,
-            "token_expired": st.token_expired,
-            "last_error": st.last_error,
-        }
-
-    def close(self) -> None:
-        self.io.close()
-
-
-def build(settings: Settings, source: str, metrics_port: int | None = None) -> SocialService:
+def build(settings: Settings, source: str, metrics_port: int | None = None) -> PullService:
     if source not in settings.social:
         known = ", ".join(sorted(settings.social)) or "none configured"
         raise ConfigError(
@@ -56,4 +30,16 @@ def build(settings: Settings, source: str, metrics_port: int | None = None) -> S
         hash_key=settings.privacy.hash_key,
         stop=threading.Event(),
     )
-    return SocialService(io, poller, cfg.metrics_port if metrics_port is None else metrics_port)
+
+    def health() -> dict[str, Any]:
+        st = poller.state
+        return {
+            "ok": st.last_error is None,
+            "polls": st.polls,
+            "produced": st.produced,
+            "token_expired": st.token_expired,
+            "last_error": st.last_error,
+        }
+
+    port = cfg.metrics_port if metrics_port is None else metrics_port
+    return PullService("social connector", io, poller, health, port)
