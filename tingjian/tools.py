@@ -190,7 +190,8 @@ def print_tickets(settings: Settings, limit: int) -> int:
             print("  ".join("-" * w for w in widths))
     quarantined = quarantine_count(settings)
     note = (
-        f"; {quarantined} items quarantined, never tickets: `tingjian dump quarantine`"
+        f"; {quarantined} {'item' if quarantined == 1 else 'items'} quarantined,"
+        " never tickets: `tingjian dump quarantine`"
         if quarantined
         else ""
     )
