@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# The client's ``*_created`` series hold a timestamp that reads like a count
+# (``tingjian_tickets_created 1.796e+09``): not exported.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # The services, as the ``stage`` label spells them.
 Stage = Literal[
@@ -42,3 +46,15 @@ INGEST_ITEMS = Counter(
     "tingjian_ingest_items_total", "Items seen by connectors", ["connector", "outcome"]
 )
 DEAD_LETTERS = Counter("tingjian_dead_letters_total", "Items sent to the DLQ", ["stage"])
+
+# HTTP services: route is one of the service's fixed paths or "other", status the
+# code answered (a handful of values).
+HTTP_REQUESTS = Counter(
+    "tingjian_http_requests_total", "HTTP requests answered", ["stage", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "tingjian_http_request_seconds",
+    "Time from request to the end of the response",
+    ["stage", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

@@ -9,6 +9,8 @@ command -v mvn >/dev/null || need+=(maven)
 command -v pg_createcluster >/dev/null || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+# Without a CJK font Chromium draws every Chinese character as the same box.
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "system-deps: installing ${need[*]}"
   as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -6,39 +6,104 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from config.settings import Settings, load_settings
 from core.errors import ConfigError, TingjianError
+from tingjian import __version__
 
 EXIT_CONFIG = 2
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr that names the (sub)command, not
+    argparse's usage dump of the top-level command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("connections (override config and TINGJIAN_* env)")
-    g.add_argument("--bootstrap-servers", dest="kafka__bootstrap_servers")
-    g.add_argument("--topic-prefix", dest="kafka__topic_prefix")
-    g.add_argument("--partitions", dest="kafka__partitions", type=int)
-    g.add_argument("--dsn", dest="postgres__dsn", help="PostgreSQL connection string")
-    g.add_argument("--log-level", dest="log_level")
-    g.add_argument("--model", dest="triage__model_path", help="triage model bundle")
+    g.add_argument(
+        "--bootstrap-servers",
+        dest="kafka__bootstrap_servers",
+        metavar="HOST:PORT",
+        help="Kafka brokers, comma-separated (kafka.bootstrap_servers)",
+    )
+    g.add_argument(
+        "--topic-prefix", dest="kafka__topic_prefix", metavar="PREFIX", help="kafka.topic_prefix"
+    )
+    g.add_argument(
+        "--partitions",
+        dest="kafka__partitions",
+        type=int,
+        metavar="N",
+        help="partitions of topics created (kafka.partitions)",
+    )
+    g.add_argument(
+        "--dsn", dest="postgres__dsn", metavar="DSN", help="PostgreSQL connection string"
+    )
+    g.add_argument(
+        "--log-level",
+        dest="log_level",
+        metavar="LEVEL",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="DEBUG, INFO, WARNING or ERROR",
+    )
+    g.add_argument("--model", dest="triage__model_path", metavar="PATH", help="triage model bundle")
+
+
+def _metrics_port(p: argparse.ArgumentParser, setting: str) -> None:
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help=f"port of /metrics and /healthz (0: any free port; default {setting})",
+    )
+
+
+def _mapping_names() -> str:
+    from ingest.bulk.importer import DEFAULT_MAPPINGS
+
+    try:
+        import yaml
+
+        names = sorted(
+            (yaml.safe_load(DEFAULT_MAPPINGS.read_text(encoding="utf-8")) or {}).get("mappings", {})
+        )
+    except (OSError, ValueError, AttributeError):
+        return "see config/defaults/import_mappings.yaml"
+    return "built-in mappings: " + ", ".join(names)
+
+
+def _name_leaves(parser: argparse.ArgumentParser) -> None:
+    """Every parser records its prog, so that an unrecognised flag is reported
+    by the subcommand it was given to."""
+    parser.set_defaults(_prog=parser.prog)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _name_leaves(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tingjian", description="听见 Tingjian feedback pipeline")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = _Parser(prog="tingjian", description="听见 Tingjian feedback pipeline")
+    p.add_argument("--version", action="version", version=f"tingjian {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
 
     ingest = sub.add_parser("ingest", help="run a connector").add_subparsers(
-        dest="source", required=True
+        dest="source", required=True, metavar="SOURCE"
     )
     web = ingest.add_parser("web", help="HTTP endpoint POST /v1/feedback")
     _common(web)
-    web.add_argument("--host")
-    web.add_argument("--port", type=int)
+    web.add_argument("--host", metavar="ADDR", help="listen address (default web.host)")
+    web.add_argument("--port", type=int, help="listen port (default web.port)")
 
     em = ingest.add_parser("email", help="poll an IMAP mailbox")
     _common(em)
-    em.add_argument("--metrics-port", type=int)
+    _metrics_port(em, "email.metrics_port")
 
     so = ingest.add_parser("social", help="poll a social platform's comment API")
     _common(so)
@@ -48,94 +113,132 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="name of a source under social: in the config",
     )
-    so.add_argument("--metrics-port", type=int)
+    _metrics_port(so, "social.<name>.metrics_port")
 
     inspect = sub.add_parser("inspect", help="show what a connector would produce").add_subparsers(
-        dest="what", required=True
+        dest="what", required=True, metavar="WHAT"
     )
     ie = inspect.add_parser("email", help="parse one .eml file as the email connector would")
     ie.add_argument("file")
 
-    imp = sub.add_parser("import", help="import a CSV or Excel file of feedback")
+    imp = sub.add_parser(
+        "import", help="import a CSV or Excel file of feedback", epilog=_mapping_names()
+    )
     _common(imp)
-    imp.add_argument("file")
+    imp.add_argument("file", help="a .csv (UTF-8, UTF-8 with BOM or GBK) or .xlsx file")
     imp.add_argument(
         "--mapping",
         required=True,
+        metavar="NAME",
         help="column mapping name (config/defaults/import_mappings.yaml)",
     )
-    imp.add_argument("--mappings-file", default=None)
+    imp.add_argument("--mappings-file", default=None, metavar="YAML", help="your own mappings file")
 
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
-    tri.add_argument("--metrics-port", type=int)
+    _metrics_port(tri, "triage.metrics_port")
 
-    sink = sub.add_parser("sink", help="run a sink").add_subparsers(dest="sink", required=True)
+    sink = sub.add_parser("sink", help="run a sink").add_subparsers(
+        dest="sink", required=True, metavar="SINK"
+    )
     crm = sink.add_parser("crm", help="write tickets to the CRM store")
     _common(crm)
-    crm.add_argument("--metrics-port", type=int)
+    _metrics_port(crm, "sink.metrics_port")
 
     db = sub.add_parser("db", help="CRM store administration").add_subparsers(
-        dest="dbcmd", required=True
+        dest="dbcmd", required=True, metavar="ACTION"
     )
     _common(db.add_parser("migrate", help="apply pending SQL migrations"))
 
     topics = sub.add_parser("topics", help="Kafka topics").add_subparsers(
-        dest="topicscmd", required=True
+        dest="topicscmd", required=True, metavar="ACTION"
     )
     _common(topics.add_parser("create", help="create the pipeline's topics if missing"))
 
     tickets = sub.add_parser("tickets", help="print recent tickets as a table (contacts masked)")
     _common(tickets)
-    tickets.add_argument("--limit", type=int, default=20)
+    tickets.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="how many tickets (default 20)"
+    )
 
     model = sub.add_parser("model", help="triage model bundle").add_subparsers(
-        dest="modelcmd", required=True
+        dest="modelcmd", required=True, metavar="ACTION"
     )
     train = model.add_parser("train", help="train the bundle from labeled feedback")
     _common(train)
     train.add_argument(
-        "--data", default=None, help="labeled JSONL (default ../shared/data/feedback_labeled.jsonl)"
+        "--data",
+        default=None,
+        metavar="JSONL",
+        help="labeled JSONL (default: the project's corpus data/corpus, or TINGJIAN_DATA_DIR)",
     )
-    train.add_argument("--out", default=None, help="bundle path (default triage.model_path)")
+    train.add_argument(
+        "--out", default=None, metavar="PATH", help="bundle path (default triage.model_path)"
+    )
 
     cls = sub.add_parser(
-        "classify", help="triage a JSONL file exactly like the stream, without Kafka"
+        "classify",
+        help="triage a JSONL file exactly like the stream, without Kafka",
+        description="One JSON object a line, the shape `tingjian feed` posts: "
+        '{"text": ..., "subject", "name", "contact" (phone or email), "phone", "email", '
+        '"account", "channel" (default web_form), "id" (default line-N), "received_at"}; '
+        '"customer": {"name", "phone", "email", "account"} is accepted too. '
+        "Other keys (labels) are ignored.",
     )
     _common(cls)
-    cls.add_argument("input")
-    cls.add_argument("-o", "--output", required=True)
+    cls.add_argument("input", help="JSONL file")
+    cls.add_argument("-o", "--output", required=True, metavar="JSONL", help="one result a line")
     cls.add_argument(
-        "--errors", default=None, help="where invalid lines go (default OUTPUT.errors.jsonl)"
+        "--errors",
+        default=None,
+        metavar="JSONL",
+        help="where invalid lines go (default OUTPUT.errors.jsonl)",
     )
 
     ev = sub.add_parser("eval", help="cross-validated metrics of the triage models")
     _common(ev)
     ev.add_argument(
-        "--data-dir", default=None, help="the shared data folder (default ../shared/data)"
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="extra data folder with public/ corpora (default ../shared/data, TINGJIAN_DATA_DIR)",
     )
-    ev.add_argument("--folds", type=int, default=5)
-    ev.add_argument("--features", choices=["chars", "words"], default="chars")
+    ev.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
+    ev.add_argument(
+        "--features",
+        choices=["chars", "words"],
+        default="chars",
+        help="text features of the models evaluated (default chars)",
+    )
     ev.add_argument(
         "--json", dest="json_out", default=None, help="also write the full report as JSON"
     )
-    ev.add_argument("--skip-cross-domain", action="store_true")
+    ev.add_argument(
+        "--skip-cross-domain",
+        action="store_true",
+        help="skip the sentiment check on public review corpora",
+    )
 
     dump = sub.add_parser("dump", help="print the dead-letter or quarantine topic, contacts masked")
     _common(dump)
     dump.add_argument("which", choices=["dlq", "quarantine"])
-    dump.add_argument("--limit", type=int, default=100)
+    dump.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="at most N records (default 100)"
+    )
 
     feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
-    feed.add_argument("file")
-    feed.add_argument("--url", default="http://127.0.0.1:8080/v1/feedback")
+    feed.add_argument("file", help='JSONL: {"text", "name", "contact", "id"...} a line')
+    feed.add_argument(
+        "--url", default="http://127.0.0.1:8080/v1/feedback", help="the web connector's endpoint"
+    )
+    _name_leaves(p)
     return p
 
 
 def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in vars(ns).items():
-        if v is None or ("__" not in k and k != "log_level"):
+        if v is None or k.startswith("_") or ("__" not in k and k != "log_level"):
             continue
         parts = k.split("__")
         cur = out
@@ -146,16 +249,24 @@ def _overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
-    if ns.cmd == "inspect":
-        from tingjian.tools import inspect_email
-
-        return inspect_email(ns.file)
-    if ns.cmd == "feed":
-        from tingjian.tools import feed_file
-
-        return feed_file(ns.file, ns.url)
+    parser = build_parser()
+    ns, extra = parser.parse_known_args(argv)
+    if extra:
+        prog = getattr(ns, "_prog", parser.prog)
+        print(
+            f"{prog}: error: unrecognized arguments: {' '.join(extra)} (see {prog} --help)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
+        if ns.cmd == "inspect":
+            from tingjian.tools import inspect_email
+
+            return inspect_email(ns.file)
+        if ns.cmd == "feed":
+            from tingjian.tools import feed_file
+
+            return feed_file(ns.file, ns.url)
         settings = load_settings(_overrides(ns))
         from core.logs import setup_logging
 
@@ -167,6 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TingjianError as exc:
         print(f"tingjian: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a missing or unreadable file the user named
+        print(
+            f"tingjian: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:

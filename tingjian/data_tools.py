@@ -74,6 +74,8 @@ def classify(settings: Settings, src: Path, dst: Path, errors: Path | None) -> i
         f"classified {stats['ok']} items with {engine.classifier.version}; {stats['invalid']} invalid lines",
         file=sys.stderr,
     )
+    if not stats["ok"]:
+        raise TingjianError(f"no valid line in {src}: see {errors or str(dst) + '.errors.jsonl'}")
     return 0
 
 

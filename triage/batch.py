@@ -12,19 +12,44 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.privacy import mask_text
 from models import Customer, FeedbackReceived, Quarantined
+from models.vocabulary import Channel
 from triage.engine import TriageEngine
 
 
 class InputLine(BaseModel):
-    # Labeled files carry their labels beside the input: those are ignored.
+    """One line of ``tingjian classify`` input: the shape ``tingjian feed`` posts
+    (``text``, ``name``, ``contact``...) or the stream's (``customer{}``); ``id``
+    and ``channel`` are optional. Labeled files carry their labels beside the
+    input: those are ignored."""
+
     model_config = ConfigDict(extra="ignore")
 
-    id: str
-    channel: str
+    id: str | None = None
+    channel: Channel = "web_form"
     subject: str | None = None
     text: str
     customer: dict[str, str | None] | None = None
+    name: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    account: str | None = None
     received_at: datetime | None = None
+
+    def to_customer(self) -> Customer:
+        given = self.customer or {}
+        phone, email = self.phone or given.get("phone"), self.email or given.get("email")
+        if self.contact:
+            if "@" in self.contact:
+                email = email or self.contact
+            else:
+                phone = phone or self.contact
+        return Customer(
+            name=self.name or given.get("name"),
+            phone=phone,
+            email=email,
+            account=self.account or given.get("account"),
+        )
 
 
 def _progress(done: int, total: int, out: IO[str]) -> None:
@@ -61,20 +86,16 @@ def classify_file(
                 continue
             try:
                 d = InputLine.model_validate_json(line)
+                rid = d.id or f"line-{n}"
                 item = FeedbackReceived(
-                    channel=d.channel,  # type: ignore[arg-type]
-                    source_id=d.id,
+                    channel=d.channel,
+                    source_id=rid,
                     received_at=d.received_at if d.received_at and d.received_at.tzinfo else now,
                     subject=d.subject,
                     text=d.text,
-                    customer=Customer(
-                        name=(d.customer or {}).get("name"),
-                        phone=(d.customer or {}).get("phone"),
-                        email=(d.customer or {}).get("email"),
-                        account=(d.customer or {}).get("account"),
-                    ),
+                    customer=d.to_customer(),
                 )
-                pending.append((d.id, item))
+                pending.append((rid, item))
             except ValidationError as exc:
                 stats["invalid"] += 1
                 detail = "; ".join(

@@ -20,6 +20,18 @@ def format_number(fmt: str, day: date, seq: int) -> str:
     return fmt.format(date=day, seq=seq)
 
 
+def day_prefix_length(fmt: str) -> int:
+    """How many leading characters of a number hold the prefix and the day:
+    numbers sort by those, then by length (a sequence past 9999 grows a digit),
+    then as text."""
+    day = date(2000, 1, 1)
+    low, high = format_number(fmt, day, 0), format_number(fmt, day, 999_999_999)
+    n = 0
+    while n < min(len(low), len(high)) and low[n] == high[n]:
+        n += 1
+    return n
+
+
 def next_number(cur: psycopg.Cursor, fmt: str, day: date) -> str:
     cur.execute(
         "INSERT INTO ticket_sequences (day, last_seq) VALUES (%s, 1)"

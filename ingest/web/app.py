@@ -21,18 +21,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from core.asgi import Measured
 from core.errors import IdempotencyConflict, StoreError, TransportError
-from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT
+from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT, Stage
 from core.privacy import mask_text, partition_key
 from ingest.web.limits import RateLimiter
 from ingest.web.schema import WebFeedback
 
 log = logging.getLogger(__name__)
-STAGE = "ingest_web"
+STAGE: Stage = "ingest_web"
 CONNECTOR = "web"
 _FORM_HTML = Path(__file__).parent / "static" / "form.html"
 
@@ -251,6 +253,11 @@ def create_app(
             Route("/healthz", healthz),
         ],
         exception_handlers={Exception: on_error},
+        middleware=[
+            Middleware(
+                Measured, stage=STAGE, routes=("/v1/feedback", "/form", "/metrics", "/healthz")
+            )
+        ],
     )
 
 
@@ -273,6 +280,8 @@ async def _parse_body(request: Request, body: bytes) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"body is not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:  # nesting deeper than any feedback form needs
+        raise ValueError("body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise ValueError("body must be a JSON object")
     return data

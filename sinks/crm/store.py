@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from core.errors import StoreError
 from core.pg import PgConnection, ping
-from core.store.numbering import next_number
+from core.store.numbering import day_prefix_length, next_number
 from models import FeedbackTriaged, Ticket
 from models.vocabulary import INITIAL_STATE
 
@@ -221,14 +221,17 @@ class CrmStore:
     )
 
     def recent_tickets(self, limit: int) -> list[Ticket]:
-        """The newest tickets as the ``Ticket`` contract (contacts in clear: the
-        caller masks them before they leave the store)."""
+        """The tickets with the highest numbers, highest first, as the ``Ticket``
+        contract (contacts in clear: the caller masks them before they leave the
+        store)."""
         conn = self.connection()
+        day = day_prefix_length(self._fmt)
         try:
             with conn.transaction():
                 rows = conn.execute(
-                    f"SELECT {self._TICKET_COLUMNS} FROM tickets ORDER BY id DESC LIMIT %s",
-                    (limit,),
+                    f"SELECT {self._TICKET_COLUMNS} FROM tickets ORDER BY left(ticket_no, %s)"
+                    " DESC, length(ticket_no) DESC, ticket_no DESC LIMIT %s",
+                    (day, limit),
                 ).fetchall()
         except psycopg.Error as exc:
             raise StoreError(f"cannot read tickets: {exc}") from exc

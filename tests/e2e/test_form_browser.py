@@ -40,6 +40,34 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def assert_chinese_glyphs_render(page: object) -> None:
+    """Without a CJK font Chromium draws every Chinese character as the same
+    box: render a few distinct characters in the page's own font and require
+    distinct, non-blank pictures."""
+    chars = "意见反馈提交"
+    page.evaluate(  # type: ignore[attr-defined]
+        """(chars) => { for (const [i, c] of [...chars].entries()) {
+            const s = document.createElement('span');
+            s.id = 'glyph-' + i; s.textContent = c;
+            s.style.fontSize = '32px'; s.style.display = 'inline-block';
+            document.body.appendChild(s); } }""",
+        chars,
+    )
+    shots = [
+        page.locator(f"#glyph-{i}").screenshot()  # type: ignore[attr-defined]
+        for i in range(len(chars))
+    ]
+    blank = page.evaluate(  # type: ignore[attr-defined]
+        "() => { const s = document.createElement('span'); s.id = 'glyph-blank';"
+        " s.textContent = '\u3000'; s.style.fontSize = '32px';"
+        " s.style.display = 'inline-block'; document.body.appendChild(s); return 1; }"
+    )
+    assert blank == 1
+    empty = page.locator("#glyph-blank").screenshot()  # type: ignore[attr-defined]
+    assert len(set(shots)) == len(chars), "Chinese renders as boxes: install fonts-wqy-zenhei"
+    assert empty not in shots
+
+
 def test_form_shows_the_feedback_number_and_field_errors(
     service_env: dict[str, str], tmp_path: Path, browser: object
 ) -> None:
@@ -56,6 +84,7 @@ def test_form_shows_the_feedback_number_and_field_errors(
         page = browser.new_page()  # type: ignore[attr-defined]
         page.goto(url + "/form")
         assert page.title() == "意见反馈"
+        assert_chinese_glyphs_render(page)
 
         # empty text: the page says so without posting
         page.click("#submit")

@@ -154,3 +154,19 @@ def test_a_reused_idempotency_key_keeps_its_number_and_refuses_another_body(
     with pytest.raises(IdempotencyConflict):
         again.allocate(now, "web_form:idem-1", "b" * 64)
     assert again.allocate(now, "web_form:idem-2", "b" * 64) != n
+
+
+def test_recent_tickets_sort_by_number_past_9999_a_day(fresh_db: str) -> None:
+    store = CrmStore(fresh_db, FMT, TZ)
+    store.write_batch([triaged(i) for i in range(5)], "g", {})
+    # inserted in this id order; by number the order is day 1's 9999, 10000,
+    # 10001, then day 2's 0001 and 0002
+    numbers = ["CRM2026113010000", "CRM202612010002", "CRM202611309999", "CRM202612010001"]
+    numbers.append("CRM2026113010001")
+    with psycopg.connect(fresh_db) as c:
+        ids = [r[0] for r in c.execute("SELECT id FROM tickets ORDER BY id").fetchall()]
+        for i, no in zip(ids, numbers, strict=True):
+            c.execute("UPDATE tickets SET ticket_no = %s WHERE id = %s", (no, i))
+    got = [t.ticket_no for t in store.recent_tickets(4)]
+    assert got == ["CRM202612010002", "CRM202612010001", "CRM2026113010001", "CRM2026113010000"]
+    store.close()

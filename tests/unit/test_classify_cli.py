@@ -90,3 +90,35 @@ def test_classify_file_reports_bad_lines_and_dedups_in_file_order(tmp_path: Path
     ]
     assert [e["line"] for e in errors] == [5, 7]
     assert "channel" in errors[0]["error"]
+
+
+def _classify(tmp_path: Path, src: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "tingjian.cli", "classify", str(src)),
+            *("-o", str(tmp_path / "o"), "--model", str(tmp_path / "none")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_classify_reads_what_feed_posts(tmp_path: Path) -> None:
+    src = ROOT / "examples" / "feedback.jsonl"
+    proc = _classify(tmp_path, src)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(x) for x in (tmp_path / "o").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == len([x for x in src.read_text(encoding="utf-8").splitlines() if x.strip()])
+    assert rows[0]["id"] == "line-1"
+    assert all(r["priority"] or r.get("quarantined") for r in rows)
+
+
+def test_classify_fails_when_no_line_is_valid(tmp_path: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"txt": "typo in the key"}\nnot json\n', encoding="utf-8")
+    proc = _classify(tmp_path, src)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("tingjian: ")
+    assert "no valid line" in proc.stderr

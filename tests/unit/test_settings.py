@@ -55,7 +55,7 @@ def test_invalid_flag_value_exits_2_in_a_real_process() -> None:
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "log_level" in lines[0]
+    assert len(lines) == 1 and "--log-level" in lines[0] and "LOUD" in lines[0]
 
 
 def test_bad_timezone_is_a_config_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

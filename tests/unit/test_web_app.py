@@ -194,3 +194,36 @@ def test_store_down_for_numbers_is_503(rec: Recorder) -> None:
 def test_form_page_is_served_in_chinese(client: TestClient) -> None:
     r = client.get("/form")
     assert r.status_code == 200 and "意见反馈" in r.text and 'name="website"' in r.text
+
+
+def test_metrics_count_requests_by_route_and_status_and_hide_created_series(
+    client: TestClient,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def seen(route: str, status: str) -> float:
+        v = REGISTRY.get_sample_value(
+            "tingjian_http_requests_total",
+            {"stage": "ingest_web", "route": route, "status": status},
+        )
+        return v or 0.0
+
+    before_ok, before_bad = seen("/v1/feedback", "202"), seen("/v1/feedback", "400")
+    before_other = seen("other", "404")
+    assert client.post("/v1/feedback", json={"text": "页面打不开"}).status_code == 202
+    assert client.post("/v1/feedback", json={"text": ""}).status_code == 400
+    assert client.get("/no/such/page").status_code == 404
+    assert seen("/v1/feedback", "202") == before_ok + 1
+    assert seen("/v1/feedback", "400") == before_bad + 1
+    assert seen("other", "404") == before_other + 1
+    exposed = client.get("/metrics").text
+    assert "tingjian_http_request_seconds_bucket" in exposed
+    assert "_created" not in exposed
+
+
+def test_deeply_nested_json_is_a_400_not_an_outage(client: TestClient, rec: Recorder) -> None:
+    body = '{"text": ' + "[" * 1_010 + "]" * 1_010 + "}"
+    r = client.post("/v1/feedback", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert "nested" in r.text
+    assert rec.sent == []
