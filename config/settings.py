@@ -36,6 +36,11 @@ class KafkaSettings(Section):
     replication_factor: int = Field(ge=1, le=10)
     client_id: str = "tingjian"
     request_timeout_ms: int = Field(ge=1000)
+    # How long a client waits for a first broker, and the ceiling of its
+    # reconnect backoff: kafka-python's 30 s defaults meant every command hung
+    # 30 s with Kafka down and recovery took 20-50 s after it came back.
+    bootstrap_timeout_ms: int = Field(default=5000, ge=100)
+    reconnect_backoff_max_ms: int = Field(default=1000, ge=50)
 
 
 class PostgresSettings(Section):
@@ -132,6 +137,7 @@ class BusinessSettings(Section):
     timezone: str
     ticket_number_format: str
     taxonomy_file: str | None = None
+    priority_file: str | None = None
     routing_file: str | None = None
     sla_file: str | None = None
     holidays_file: str | None = None

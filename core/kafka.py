@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +36,20 @@ class KafkaSettings(Protocol):
     def partitions(self) -> int: ...
     @property
     def replication_factor(self) -> int: ...
+    @property
+    def bootstrap_timeout_ms(self) -> int: ...
+    @property
+    def reconnect_backoff_max_ms(self) -> int: ...
+
+
+def _client_options(cfg: KafkaSettings, client_suffix: str) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": cfg.bootstrap_servers.split(","),
+        "client_id": f"{cfg.client_id}{client_suffix}",
+        "bootstrap_timeout_ms": cfg.bootstrap_timeout_ms,
+        "reconnect_backoff_ms": 50,
+        "reconnect_backoff_max_ms": cfg.reconnect_backoff_max_ms,
+    }
 
 
 @dataclass(frozen=True)
@@ -46,8 +64,7 @@ def make_producer(cfg: KafkaSettings, *, client_suffix: str = "") -> KafkaProduc
     replica has it, and retries never duplicate or reorder it."""
     try:
         return KafkaProducer(
-            bootstrap_servers=cfg.bootstrap_servers.split(","),
-            client_id=f"{cfg.client_id}{client_suffix}",
+            **_client_options(cfg, client_suffix),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
@@ -63,8 +80,7 @@ def make_consumer(
 ) -> KafkaConsumer:
     try:
         return KafkaConsumer(
-            bootstrap_servers=cfg.bootstrap_servers.split(","),
-            client_id=f"{cfg.client_id}{client_suffix}",
+            **_client_options(cfg, client_suffix),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -96,9 +112,7 @@ def ensure_topics(cfg: KafkaSettings, topics: Topics | None = None) -> list[str]
     topics = topics or Topics(cfg.topic_prefix)
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=cfg.bootstrap_servers.split(","),
-            client_id=f"{cfg.client_id}-admin",
-            request_timeout_ms=cfg.request_timeout_ms,
+            **_client_options(cfg, "-admin"), request_timeout_ms=cfg.request_timeout_ms
         )
     except KafkaError as exc:
         raise TransportError(f"kafka admin: {exc}") from exc
@@ -125,9 +139,78 @@ def ensure_topics(cfg: KafkaSettings, topics: Topics | None = None) -> list[str]
     return created
 
 
-def check_reachable(producer: Any, topic: str) -> bool:
-    """Healthcheck: the broker answers a metadata request for our topic."""
-    try:
-        return producer.partitions_for(topic) is not None
-    except KafkaError:
-        return False
+def broker_answers(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
+    """Healthcheck: some broker answers an ApiVersions request now. Not the
+    client's cached metadata (which stays "fine" while the broker is dead), and
+    not a TCP connect (a paused broker's kernel still accepts connections)."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout_s) as sock:
+                sock.settimeout(timeout_s)
+                client = b"tingjian-health"
+                # ApiVersions (key 18) v0: size, key, version, correlation id, client id.
+                body = struct.pack(">hhih", 18, 0, 7, len(client)) + client
+                sock.sendall(struct.pack(">i", len(body)) + body)
+                head = _read_exactly(sock, 8)
+                if head is not None and struct.unpack(">ii", head)[1] == 7:
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+class BrokerProbe:
+    """``broker_answers`` remembered for a second: /healthz may be polled often."""
+
+    def __init__(self, bootstrap_servers: str, ttl_s: float = 1.0) -> None:
+        self.servers, self.ttl_s = bootstrap_servers, ttl_s
+        self._at, self._ok = -1e9, False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at >= self.ttl_s:
+                self._ok, self._at = broker_answers(self.servers), now
+            return self._ok
+
+
+class LazyProducer:
+    """A producer made on first use, so that a service starts (and answers
+    503) while Kafka is down; attempts are at least ``retry_s`` apart."""
+
+    def __init__(self, cfg: KafkaSettings, client_suffix: str, retry_s: float = 1.0) -> None:
+        self.cfg, self.client_suffix, self.retry_s = cfg, client_suffix, retry_s
+        self._producer: KafkaProducer | None = None
+        self._last_try = -1e9
+        self._lock = threading.Lock()
+        self._topics_ready = False
+
+    def get(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                if time.monotonic() - self._last_try < self.retry_s:
+                    raise TransportError("kafka unavailable (retrying)")
+                self._last_try = time.monotonic()
+                if not self._topics_ready:
+                    ensure_topics(self.cfg)
+                    self._topics_ready = True
+                self._producer = make_producer(self.cfg, client_suffix=self.client_suffix)
+            return self._producer
+
+    def close(self, timeout: float = 5) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=timeout)
+                self._producer = None

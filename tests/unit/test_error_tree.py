@@ -55,9 +55,9 @@ def test_the_tree_has_one_root() -> None:
 def test_kafka_adapter_maps_kafka_errors_to_transport_error() -> None:
     """The mapping at the boundary; the real broker's refusals are exercised by
     the integration and e2e tests (a dead bootstrap takes kafka-python 30 s)."""
-    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+    from kafka.errors import KafkaTimeoutError
 
-    from core.kafka import Outgoing, check_reachable, send_all
+    from core.kafka import Outgoing, broker_answers, send_all
 
     class Future:
         def get(self, timeout: float) -> None:
@@ -67,12 +67,9 @@ def test_kafka_adapter_maps_kafka_errors_to_transport_error() -> None:
         def send(self, topic: str, key: bytes | None, value: bytes) -> Future:
             return Future()
 
-        def partitions_for(self, topic: str) -> None:
-            raise KafkaConnectionError()
-
     with pytest.raises(TransportError):
         send_all(Producer(), [Outgoing("t", None, b"x")], 1.0)
-    assert check_reachable(Producer(), "t") is False
+    assert broker_answers("127.0.0.1:1", timeout_s=0.5) is False
 
 
 def test_postgres_adapters_raise_store_error() -> None:

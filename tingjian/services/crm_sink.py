@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
 
 from config import Settings
 from core.consumer_loop import ConsumerLoop
-from core.kafka import check_reachable, ensure_topics, make_consumer, make_producer
+from core.kafka import BrokerProbe, ensure_topics, make_consumer, make_producer
 from core.store.schema import require_schema
 from models import Topics
 from sinks.crm.sink import CrmSink
@@ -27,6 +27,10 @@ class CrmSinkService:
     metrics_port: int | None
     name: str = "crm sink"
     loop: ConsumerLoop | None = None
+    broker: BrokerProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = BrokerProbe(self.settings.kafka.bootstrap_servers)
 
     def run(self, stop: threading.Event) -> None:
         s = self.settings.sink
@@ -41,7 +45,7 @@ class CrmSinkService:
 
     def health(self) -> dict[str, Any]:
         db_ok = self.store.ping()
-        kafka_ok = check_reachable(self.producer, self.topics.dlq)
+        kafka_ok = self.broker()
         last_error = self.loop.last_error if self.loop else None
         return {
             "ok": db_ok and kafka_ok and last_error is None,

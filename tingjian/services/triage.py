@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
 
 from config import Settings
 from core.consumer_loop import ConsumerLoop
-from core.kafka import check_reachable, ensure_topics, make_consumer, make_producer
+from core.kafka import BrokerProbe, ensure_topics, make_consumer, make_producer
 from core.store.schema import require_schema
 from models import Topics
 from tingjian.wiring import build_engine
@@ -29,6 +29,10 @@ class TriageService:
     metrics_port: int | None
     name: str = "triage"
     loop: ConsumerLoop | None = None
+    broker: BrokerProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = BrokerProbe(self.settings.kafka.bootstrap_servers)
 
     def run(self, stop: threading.Event) -> None:
         t = self.settings.triage
@@ -42,7 +46,7 @@ class TriageService:
         self.loop.run()
 
     def health(self) -> dict[str, Any]:
-        kafka_ok = check_reachable(self.producer, self.topics.triaged)
+        kafka_ok = self.broker()
         last_error = self.loop.last_error if self.loop else None
         return {
             "ok": kafka_ok and last_error is None,

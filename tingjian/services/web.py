@@ -3,21 +3,24 @@ It serves /metrics and /healthz on its own port."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from kafka import KafkaProducer
 
 from config import Settings
-from core.kafka import Outgoing, check_reachable, ensure_topics, make_producer, send_all
+from core.errors import TransportError
+from core.kafka import BrokerProbe, LazyProducer, Outgoing, send_all
 from core.pg import ping
 from core.store.numbering import NumberAllocator
 from ingest.web.app import WebOptions, create_app
 from models import Topics
 from tingjian.wiring import timezone
+
+log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
@@ -33,15 +36,19 @@ class _Server(uvicorn.Server):
 @dataclass
 class WebService:
     settings: Settings
-    producer: KafkaProducer
+    producer: LazyProducer
     topics: Topics
     host: str
     port: int
     name: str = "web connector"
     metrics_port: int | None = None  # served by the app itself
+    broker: BrokerProbe = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.broker = BrokerProbe(self.settings.kafka.bootstrap_servers)
 
     def health(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"kafka": check_reachable(self.producer, self.topics.received)}
+        doc: dict[str, Any] = {"kafka": self.broker()}
         if self.settings.web.assign_numbers:
             # Numbers come from the store: without it every post would be a 503.
             doc["postgres"] = ping(self.settings.postgres.dsn)
@@ -57,7 +64,7 @@ class WebService:
         )
 
         def publish(topic: str, key: bytes, value: bytes) -> None:
-            send_all(self.producer, [Outgoing(topic, key, value)], web.produce_timeout_s)
+            send_all(self.producer.get(), [Outgoing(topic, key, value)], web.produce_timeout_s)
 
         opts = WebOptions(
             topic=self.topics.received,
@@ -92,11 +99,17 @@ class WebService:
 
 
 def build(settings: Settings, host: str | None = None, port: int | None = None) -> WebService:
+    # Kafka may be down at start: the web answers 503 (and /healthz says why)
+    # until it is back; the producer and the topics are made on first use.
     topics = Topics(settings.kafka.topic_prefix)
-    ensure_topics(settings.kafka, topics)
+    producer = LazyProducer(settings.kafka, "-ingest-web")
+    try:
+        producer.get()
+    except TransportError as exc:
+        log.warning("kafka unavailable at start; answering 503 until it is back: %s", exc)
     return WebService(
         settings=settings,
-        producer=make_producer(settings.kafka, client_suffix="-ingest-web"),
+        producer=producer,
         topics=topics,
         host=host or settings.web.host,
         port=settings.web.port if port is None else port,
