@@ -1,9 +1,11 @@
-# The pipeline image for docker-compose.yml. The triage model bundle is not
-# trained here (the labeled data lives outside the repository): run
-# `make model` before `docker compose build`; .run/models/ is copied in.
-# Without a bundle, triage uses the keyword baseline and says so in its log.
+# The pipeline image for docker-compose.yml. The triage model bundle is trained
+# here from the project's own labeled corpus (data/corpus, data/CARD.md): the
+# image needs nothing from outside the repository.
 FROM python:3.11-slim
 WORKDIR /app
-COPY . /app
-RUN pip install --no-cache-dir .
+COPY . /src
+RUN pip install --no-cache-dir /src \
+ && TINGJIAN_CORPUS_DIR=/src/data/corpus tingjian model train --out /app/models/triage.bundle \
+ && rm -rf /src
+ENV TINGJIAN_TRIAGE__MODEL_PATH=/app/models/triage.bundle
 CMD ["tingjian", "--help"]

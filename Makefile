@@ -16,12 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The default bundle is trained on first use from ../shared/data (about 30 s;
-# TINGJIAN_DATA_DIR points elsewhere). Without labeled data the pipeline still
-# runs, on the transparent keyword baseline, and says so.
-$(MODEL): | $(STAMP)
-	$(BIN)/tingjian model train --out $(MODEL) || \
-	  echo "WARNING: no model trained (labeled data not found); triage uses the keyword baseline" >&2
+# The default bundle is trained on first use from the project's own corpus
+# (data/corpus, data/CARD.md; about a minute) and again when the corpus changes.
+$(MODEL): $(wildcard data/corpus/*.jsonl) | $(STAMP)
+	$(BIN)/tingjian model train --out $(MODEL)
 
 ## Retrain the triage model bundle from the labeled data.
 model: install

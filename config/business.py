@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ class _Strict(BaseModel):
 class Taxonomy(_Strict):
     types: dict[str, str]
     topics: dict[str, tuple[str, ...]]
-    escalation: dict[str, dict[str, str]]
 
     @field_validator("types")
     @classmethod
@@ -32,18 +30,79 @@ class Taxonomy(_Strict):
             raise ValueError(f"missing types {sorted(missing)}")
         return v
 
-    @field_validator("escalation")
+
+class PriorityCombination(_Strict):
+    p1: tuple[str, ...]
+    p2: tuple[str, ...]
+    no_escalation_types: tuple[str, ...] = ("praise", "spam")
+    model_p1_min_probability: float = Field(default=0.5, ge=0, le=1)
+    # A P1 signal listed here makes P1 only when the model's P1 probability
+    # is at least this much as well (signal and model must both see it).
+    p1_needs_model_probability: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("p1", "p2")
     @classmethod
-    def _patterns_compile(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        for level, rules in v.items():
-            if level not in ("p1", "p2"):
-                raise ValueError(f"unknown escalation level {level!r} (p1 or p2)")
-            for name, pattern in rules.items():
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"{level}.{name}: bad pattern: {exc}") from exc
+    def _known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(v) - set(SIGNAL_NAMES)
+        if unknown:
+            raise ValueError(f"unknown signals {sorted(unknown)} (known: {list(SIGNAL_NAMES)})")
         return v
+
+
+SIGNAL_NAMES = (
+    "core.blocked",
+    "core.degraded",
+    "loss.money",
+    "loss.money_small",
+    "loss.data",
+    "account.stolen",
+    "safety",
+    "public_opinion",
+    "mass_impact",
+    "repeat",
+)
+
+
+class PriorityRules(_Strict):
+    """The lexicon and rules of ``priority.yaml`` (see the comments there)."""
+
+    core_functions: dict[str, tuple[str, ...]]
+    blocked: tuple[str, ...]
+    degraded: tuple[str, ...]
+    money_nouns: tuple[str, ...]
+    money_vanished: tuple[str, ...]
+    money_taken: tuple[str, ...]
+    small_amount_max: float = Field(ge=0)
+    data_nouns: tuple[str, ...]
+    data_vanished: tuple[str, ...]
+    account_stolen: tuple[str, ...]
+    safety: tuple[str, ...]
+    public_opinion: tuple[str, ...]
+    not_followed_by: tuple[str, ...]
+    mass_impact: tuple[str, ...]
+    repeat: tuple[str, ...]
+    negators: tuple[str, ...]
+    rules: PriorityCombination
+
+    @field_validator(
+        "blocked",
+        "degraded",
+        "money_nouns",
+        "money_vanished",
+        "money_taken",
+        "data_nouns",
+        "data_vanished",
+        "account_stolen",
+        "safety",
+        "public_opinion",
+        "mass_impact",
+        "repeat",
+    )
+    @classmethod
+    def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        # Matched on lower-cased text; longest first so the evidence names the
+        # most specific phrase.
+        return tuple(sorted({str(x).lower() for x in v}, key=len, reverse=True))
 
 
 class Routing(_Strict):
@@ -103,6 +162,7 @@ class HolidayCalendar(_Strict):
 
 class BusinessRules(_Strict):
     taxonomy: Taxonomy
+    priority: PriorityRules
     routing: Routing
     sla: SlaTable
     calendar: HolidayCalendar
@@ -136,13 +196,14 @@ def _expand_dates(items: list[Any]) -> frozenset[date]:
 
 
 def load_business_rules(settings: BusinessSettings) -> BusinessRules:
-    """Load the four tables; a bad file raises ConfigError naming the key."""
+    """Load the five tables; a bad file raises ConfigError naming the key."""
 
     def path(name: str) -> Path:
         given = getattr(settings, f"{name}_file")
         return Path(given) if given else DEFAULTS_DIR / f"{name}.yaml"
 
-    raw = {n: _read_yaml(path(n), n) for n in ("taxonomy", "routing", "sla", "holidays")}
+    names = ("taxonomy", "priority", "routing", "sla", "holidays")
+    raw = {n: _read_yaml(path(n), n) for n in names}
     try:
         hol = raw["holidays"] or {}
         calendar = HolidayCalendar(
@@ -152,6 +213,7 @@ def load_business_rules(settings: BusinessSettings) -> BusinessRules:
         )
         return BusinessRules(
             taxonomy=Taxonomy.model_validate(raw["taxonomy"]),
+            priority=PriorityRules.model_validate(raw["priority"]),
             routing=Routing.model_validate(raw["routing"]),
             sla=SlaTable.model_validate(raw["sla"]),
             calendar=calendar,

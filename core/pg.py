@@ -3,9 +3,14 @@ connection errors become StoreError here, so adapters map only query errors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import psycopg
 
 from core.errors import StoreError
+
+T = TypeVar("T")
 
 
 class PgConnection:
@@ -23,6 +28,22 @@ class PgConnection:
             except psycopg.Error as exc:
                 raise StoreError(f"{self._what} unreachable: {exc}") from exc
         return self._conn
+
+    def transact(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        """``fn`` in one transaction; once more, on a new connection, when the
+        first attempt found the connection dead (a terminated backend, a
+        restarted server, an idle connection cut): nothing was committed, so
+        the retry is safe, and the customer gets no 503 for our stale socket."""
+        for attempt in (1, 2):
+            conn = self.get()
+            try:
+                with conn.transaction():
+                    return fn(conn)
+            except psycopg.OperationalError:
+                if attempt == 2 or not (conn.broken or conn.closed):
+                    raise
+                self.close()
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         if self._conn is not None:

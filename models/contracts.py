@@ -98,6 +98,8 @@ class Triage(Contract):
     sla: SlaDue
     needs_review: bool = False
     escalations: tuple[str, ...] = ()
+    # Every priority signal that fired, "name:evidence" (triage/signals.py).
+    signals: tuple[str, ...] = ()
     duplicate_of: str | None = None  # source key (channel:source_id) of the ticket merged into
     repeat_count: int = Field(default=0, ge=0)
     incident: bool = False

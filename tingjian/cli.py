@@ -168,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(train)
     train.add_argument(
         "--data",
+        action="append",
         default=None,
-        metavar="JSONL",
-        help="labeled JSONL (default: the project's corpus data/corpus, or TINGJIAN_DATA_DIR)",
+        metavar="PATH",
+        help="labeled JSONL file or folder, repeatable (default: the project's corpus "
+        "data/corpus, or TINGJIAN_CORPUS_DIR)",
     )
     train.add_argument(
         "--out", default=None, metavar="PATH", help="bundle path (default triage.model_path)"
@@ -201,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         default=None,
         metavar="DIR",
-        help="extra data folder with public/ corpora (default ../shared/data, TINGJIAN_DATA_DIR)",
+        help="extra labeled material: feedback_labeled.jsonl and public/ review corpora "
+        "(default ../shared/data or TINGJIAN_DATA_DIR; used when present)",
     )
     ev.add_argument("--folds", type=int, default=5, metavar="K", help="cross-validation folds")
     ev.add_argument(
@@ -216,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--skip-cross-domain",
         action="store_true",
-        help="skip the sentiment check on public review corpora",
+        help="skip the binary sentiment check on public review corpora",
     )
 
     dump = sub.add_parser("dump", help="print the dead-letter or quarantine topic, contacts masked")

@@ -83,6 +83,35 @@ class TriageBundle:
     heads: dict[str, Any]  # head name -> fitted estimator (predict_proba, classes_)
     meta: dict[str, Any] = field(default_factory=dict)
     _kw_index: Any = None
+    _fast: Any = None  # FastCharTfidf, built on first use, never pickled
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_kw_index"] = state["_fast"] = None  # derived; rebuilt on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_fast", None)
+        self.__dict__.update(state)
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        """The vectorizer's features (in C for a char n-gram vectorizer)."""
+        from triage.fast_tfidf import FastCharTfidf
+
+        if self._fast is None:
+            self._fast = (
+                FastCharTfidf(self.vectorizer)
+                if FastCharTfidf.supports(self.vectorizer)
+                else self.vectorizer
+            )
+        return self._fast.transform(texts)
+
+    @property
+    def review_thresholds(self) -> dict[str, float]:
+        """Confidence below which a label needs a human, per head, calibrated
+        at training time on cross-validated predictions (sentiment: the
+        confidence that reaches 95 % precision, SPEC §4)."""
+        return {str(k): float(v) for k, v in (self.meta.get("review_thresholds") or {}).items()}
 
     def head_outputs(self, X: Any) -> dict[str, list[HeadOutput]]:
         """Every head's label, confidence and ranking for each row of X."""
@@ -101,7 +130,7 @@ class TriageBundle:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         if not texts:
             return []
-        X = self.vectorizer.transform(texts)
+        X = self.transform(texts)
         heads = self.head_outputs(X)
         sent_model = self.heads["sentiment"]
         signs = np.array([SENTIMENT_SIGN[str(c)] for c in sent_model.classes_])
@@ -126,6 +155,7 @@ class TriageBundle:
                         cast(FeedbackType, t.ranked[1][0]) if len(t.ranked) > 1 else None
                     ),
                     labels={n: heads[n][i].label for n in extra},
+                    p1_probability=dict(p.ranked).get("P1", 0.0),
                 )
             )
         return out
@@ -161,11 +191,6 @@ class TriageBundle:
             if len(out) == k:
                 break
         return tuple(out)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_kw_index"] = None  # derived; rebuilt on first use
-        return state
 
     def keywords(self, text: str, k: int) -> tuple[str, ...]:
         """Top words of the text by corpus IDF (jieba segmentation)."""

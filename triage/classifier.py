@@ -26,6 +26,9 @@ class Prediction:
     type_alternative: FeedbackType | None = None
     # Heads beyond the core three (triage/heads/): name -> label.
     labels: dict[str, str] = field(default_factory=dict)
+    # The model's probability of P1, whatever label it chose (the rules of
+    # priority.yaml use it).
+    p1_probability: float = 0.0
 
 
 class Classifier(Protocol):

@@ -18,7 +18,8 @@ from models.vocabulary import Priority
 from triage.classifier import Classifier, Prediction
 from triage.normalize import Normalized, normalize
 from triage.ports import Deduplicator, DedupVerdict, KeywordExtractor, no_keywords
-from triage.rules import EscalationRules, TopicTagger, at_least, raise_priority
+from triage.rules import TopicTagger, at_least, raise_priority
+from triage.signals import SignalExtractor, decide_priority
 from triage.sla import compute_sla
 from triage.summary import summarize
 
@@ -29,6 +30,8 @@ class TriageEngine:
     classifier: Classifier
     hash_key: str
     timezone: ZoneInfo
+    # Used for a head whose bundle carries no calibrated threshold
+    # (TriageBundle.review_thresholds).
     review_threshold: float = 0.55
     # Quarantine is never a ticket: an item is only called spam when sure;
     # otherwise it becomes a ticket of its runner-up type, marked for review.
@@ -37,7 +40,7 @@ class TriageEngine:
     keywords: KeywordExtractor = no_keywords
 
     def __post_init__(self) -> None:
-        self._escalation = EscalationRules.from_taxonomy(self.rules.taxonomy)
+        self._signals = SignalExtractor(self.rules.priority)
         self._topics = TopicTagger.from_taxonomy(self.rules.taxonomy)
 
     def triage_batch(
@@ -105,15 +108,14 @@ class TriageEngine:
                 triage=spam,
             )
 
-        priority: Priority = pred.priority
-        p_conf = pred.priority_confidence
-        escalations: list[str] = []
-        p1 = self._escalation.p1_reasons(norm.text)
-        if p1:
-            # A P1 rule is final: the model cannot lower it.
-            priority, p_conf = "P1", max(p_conf, 0.95)
-            escalations += [f"rule:{r}" for r in p1]
-        repeat = self._escalation.p2_reasons(norm.text)
+        signals = self._signals.extract(norm.text)
+        decision = decide_priority(
+            self.rules.priority, signals, pred.priority, pred.p1_probability, type_
+        )
+        priority: Priority = decision.priority
+        p_conf = max(pred.priority_confidence, 0.95) if decision.final else pred.priority_confidence
+        escalations: list[str] = list(decision.reasons)
+        repeat: list[str] = []
         verdict = (
             self.dedup.check(item, cust, norm, type_)
             if self.dedup
@@ -135,7 +137,9 @@ class TriageEngine:
             priority = "P2"
             escalations.append("survey:retention")
 
-        triage = self._triage(item, norm, pred, priority, p_conf, tuple(escalations), verdict, cust)
+        triage = self._triage(
+            item, norm, pred, priority, p_conf, tuple(escalations), verdict, cust, signals.evidence
+        )
         return FeedbackTriaged(
             feedback=item, triage=triage, normalized_text=norm.text, triaged_at=now
         )
@@ -150,10 +154,14 @@ class TriageEngine:
         escalations: tuple[str, ...],
         verdict: DedupVerdict,
         cust: str | None,
+        signals: tuple[str, ...] = (),
     ) -> Triage:
         rules = self.rules
         sla = compute_sla(item.received_at, priority, rules.sla, rules.calendar, self.timezone)
-        low_conf = min(pred.type_confidence, p_conf, pred.sentiment_confidence)
+        limits = getattr(self.classifier, "review_thresholds", None) or {}
+        needs_review = pred.type_confidence < limits.get(
+            "type", self.review_threshold
+        ) or pred.sentiment_confidence < limits.get("sentiment", self.review_threshold)
         return Triage(
             type=pred.type,
             type_confidence=round(pred.type_confidence, 4),
@@ -166,8 +174,9 @@ class TriageEngine:
             keywords=pred.keywords or self.keywords(norm.model_text, 5),
             department=rules.routing.departments[pred.type],
             sla=sla,
-            needs_review=low_conf < self.review_threshold,
+            needs_review=needs_review,
             escalations=escalations,
+            signals=signals,
             duplicate_of=verdict.duplicate_of,
             repeat_count=verdict.repeat_count,
             incident=verdict.incident,
@@ -179,9 +188,8 @@ class TriageEngine:
 
 
 def _is_retention(item: FeedbackReceived) -> bool:
-    """SPEC §12: a survey answer with NPS ≤ 6 or an explicit 不满意 is a retention item."""
-    if item.channel != "survey":
-        return False
+    """SPEC §12: an NPS of 6 or lower (given on a survey or on the web form) or
+    an explicit 不满意 in a survey answer is a retention item."""
     nps = item.metadata.get("nps")
     if nps is not None:
         try:
@@ -189,4 +197,6 @@ def _is_retention(item: FeedbackReceived) -> bool:
                 return True
         except ValueError:
             pass
+    if item.channel != "survey":
+        return False
     return "不满意" in item.text or item.metadata.get("satisfaction") == "不满意"

@@ -1,4 +1,5 @@
-"""Explicit priority rules (SPEC §5), compiled from taxonomy.yaml. Pure."""
+"""Topic tags (SPEC §4), compiled from taxonomy.yaml. Pure. Priority rules:
+``triage.signals``."""
 
 from __future__ import annotations
 
@@ -8,27 +9,7 @@ from dataclasses import dataclass
 from config.business import Taxonomy
 from models.vocabulary import at_least, raise_priority
 
-__all__ = ["EscalationRules", "TopicTagger", "at_least", "raise_priority"]
-
-
-@dataclass(frozen=True)
-class EscalationRules:
-    p1: tuple[tuple[str, re.Pattern[str]], ...]
-    p2: tuple[tuple[str, re.Pattern[str]], ...]
-
-    @classmethod
-    def from_taxonomy(cls, taxonomy: Taxonomy) -> EscalationRules:
-        def comp(level: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
-            rules = taxonomy.escalation.get(level, {})
-            return tuple((name, re.compile(p, re.I)) for name, p in rules.items())
-
-        return cls(p1=comp("p1"), p2=comp("p2"))
-
-    def p1_reasons(self, text: str) -> list[str]:
-        return [name for name, rx in self.p1 if rx.search(text)]
-
-    def p2_reasons(self, text: str) -> list[str]:
-        return [name for name, rx in self.p2 if rx.search(text)]
+__all__ = ["TopicTagger", "at_least", "raise_priority"]
 
 
 @dataclass(frozen=True)

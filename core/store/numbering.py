@@ -64,25 +64,31 @@ class NumberAllocator:
 
     def _allocate(self, at: datetime, source_key: str, body_sha256: str | None) -> str:
         try:
-            conn = self._pg.get()
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    "SELECT feedback_no, body_sha256 FROM assigned_numbers WHERE source_key = %s",
-                    (source_key,),
-                )
-                row = cur.fetchone()
-                if row:
-                    if body_sha256 and row[1] and row[1] != body_sha256:
-                        raise IdempotencyConflict(
-                            "Idempotency-Key already used for a different submission"
-                        )
-                    return str(row[0])
-                number = next_number(cur, self._fmt, at.astimezone(self._tz).date())
-                cur.execute(
-                    "INSERT INTO assigned_numbers (source_key, feedback_no, body_sha256)"
-                    " VALUES (%s, %s, %s)",
-                    (source_key, number, body_sha256),
-                )
-                return number
+            return self._pg.transact(
+                lambda conn: self._allocate_in(conn, at, source_key, body_sha256)
+            )
         except psycopg.Error as exc:
             raise StoreError(f"cannot allocate a feedback number: {exc}") from exc
+
+    def _allocate_in(
+        self, conn: psycopg.Connection, at: datetime, source_key: str, body_sha256: str | None
+    ) -> str:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT feedback_no, body_sha256 FROM assigned_numbers WHERE source_key = %s",
+                (source_key,),
+            )
+            row = cur.fetchone()
+            if row:
+                if body_sha256 and row[1] and row[1] != body_sha256:
+                    raise IdempotencyConflict(
+                        "Idempotency-Key already used for a different submission"
+                    )
+                return str(row[0])
+            number = next_number(cur, self._fmt, at.astimezone(self._tz).date())
+            cur.execute(
+                "INSERT INTO assigned_numbers (source_key, feedback_no, body_sha256)"
+                " VALUES (%s, %s, %s)",
+                (source_key, number, body_sha256),
+            )
+            return number

@@ -151,9 +151,9 @@ class CrmStore:
             " sentiment_score, topics, keywords, department, type_confidence,"
             " priority_confidence, needs_review, model_version, escalations, repeat_count,"
             " incident, ack_due_at, first_response_due_at, resolve_due_at, update_every_hours,"
-            " queue, entities, attachments, metadata, head_labels)"
+            " queue, entities, attachments, metadata, head_labels, signals)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-            " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            " %s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
             (
                 ticket_no,
                 fb.channel,
@@ -192,6 +192,7 @@ class CrmStore:
                 Jsonb([a.model_dump() for a in fb.attachments]),
                 Jsonb(json.loads(json.dumps(fb.metadata))),
                 Jsonb(dict(tr.labels)),
+                list(tr.signals),
             ),
         )
         row = cur.fetchone()

@@ -71,11 +71,8 @@ class Forwarder:
         except OSError:
             pass
         finally:
-            for s in (a, b):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+            a.close()
+            b.close()
 
     def close(self) -> None:
         self.stop.set()

@@ -170,3 +170,20 @@ def test_recent_tickets_sort_by_number_past_9999_a_day(fresh_db: str) -> None:
     got = [t.ticket_no for t in store.recent_tickets(4)]
     assert got == ["CRM202612010002", "CRM202612010001", "CRM2026113010001", "CRM2026113010000"]
     store.close()
+
+
+def test_a_terminated_backend_costs_the_next_customer_nothing(fresh_db: str) -> None:
+    """A web connector's allocator connection killed while idle (a restarted
+    pooler, pg_terminate_backend): the next allocation reconnects and succeeds
+    instead of answering 503."""
+    from core.store.numbering import NumberAllocator
+
+    alloc = NumberAllocator(fresh_db, FMT, TZ)
+    now = datetime.now(UTC)
+    first = alloc.allocate(now, "web_form:a")
+    pid = alloc._pg.get().info.backend_pid
+    with psycopg.connect(fresh_db, autocommit=True) as c:
+        assert c.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+    second = alloc.allocate(now, "web_form:b")
+    assert second != first and alloc._pg.get().info.backend_pid != pid
+    assert alloc.allocate(now, "web_form:a") == first

@@ -133,3 +133,23 @@ def test_a_new_head_is_one_definition_and_reaches_the_triage(tmp_path: Path) -> 
         now,
     )
     assert isinstance(res, FeedbackTriaged) and res.triage.labels == {"urgent": "yes"}
+
+
+def test_the_fast_tfidf_equals_scikit_learns(tmp_path: Path) -> None:
+    import numpy as np
+
+    from triage.fast_tfidf import FastCharTfidf
+
+    bundle = fit_bundle(rows())
+    texts = [r.text for r in rows()] + ["  多个   空格 和 English MIXED ", "", "😀😀 emoji"]
+    ours = FastCharTfidf(bundle.vectorizer).transform(texts)
+    theirs = bundle.vectorizer.transform(texts)
+    assert ours.shape == theirs.shape
+    assert np.abs((ours - theirs).toarray()).max() < 1e-12
+    # and the bundle uses it, and it is not pickled along
+    bundle.predict(texts[:2])
+    assert bundle._fast is not None
+    import pickle
+
+    assert pickle.loads(pickle.dumps(bundle))._fast is None
+    save_bundle(bundle, tmp_path / "b.bundle")

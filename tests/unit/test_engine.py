@@ -44,7 +44,14 @@ def one(e: TriageEngine, it: FeedbackReceived) -> FeedbackTriaged:
 def test_p1_rule_cannot_be_lowered_by_the_model() -> None:
     out = one(engine("bug", "P4"), item("付款后银行卡扣了两次，请退款"))
     assert out.triage.priority == "P1"
-    assert "rule:money_lost" in out.triage.escalations
+    assert "signal:loss.money:扣了两次" in out.triage.escalations
+    assert "loss.money:扣了两次" in out.triage.signals
+
+
+def test_signals_are_recorded_even_when_they_change_nothing() -> None:
+    out = one(engine("bug", "P2"), item("登录偶尔很慢"))
+    assert out.triage.priority == "P2" and out.triage.escalations == ()
+    assert any(s.startswith("core.degraded:") for s in out.triage.signals)
 
 
 def test_public_opinion_threat_is_p1() -> None:
@@ -81,6 +88,11 @@ def test_routing_and_sla_come_from_config() -> None:
 
 def test_survey_nps_6_is_a_retention_item() -> None:
     out = one(engine("complaint", "P4"), item("一般吧", channel="survey", metadata={"nps": "6"}))
+    assert out.triage.priority == "P2" and "survey:retention" in out.triage.escalations
+
+
+def test_nps_on_the_web_form_is_a_retention_item_too() -> None:
+    out = one(engine("ux", "P4"), item("还行吧", channel="web_form", metadata={"nps": "3"}))
     assert out.triage.priority == "P2" and "survey:retention" in out.triage.escalations
 
 
