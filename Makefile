@@ -48,6 +48,7 @@ run: install services $(MODEL)
 	$(BIN)/tingjian feed examples/feedback.jsonl
 	scripts/pipeline.sh wait-tickets $$(grep -c . examples/feedback.jsonl)
 	$(BIN)/tingjian tickets --limit 50
+	scripts/pipeline.sh console
 
 ## Stop the pipeline processes and the services.
 stop:

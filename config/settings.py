@@ -82,6 +82,15 @@ class WebSettings(Section):
     assign_numbers: bool = True
 
 
+class ApiSettings(Section):
+    """The ticket API and the agents' console (``tingjian api``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=0, le=65535)
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+
+
 class EmailSettings(Section):
     host: str
     port: int = Field(ge=1, le=65535)
@@ -181,6 +190,7 @@ class Settings(BaseSettings):
     triage: TriageSettings
     sink: ConsumerSettings
     web: WebSettings
+    api: ApiSettings = Field(default_factory=ApiSettings)
     email: EmailSettings
     social: dict[str, SocialSourceSettings] = Field(default_factory=dict)
     metrics: MetricsSettings

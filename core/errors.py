@@ -14,7 +14,12 @@ checks that no adapter lets a foreign exception escape.
     │   └── SchemaError        the database is not migrated to what the code needs
     ├── SourceError            an outside source failed or answered nonsense
     │                          (IMAP server, social platform, import file)
-    └── ModelError             the triage model bundle is missing or does not match
+    ├── ModelError             the triage model bundle is missing or does not match
+    ├── NotFound               no such ticket (404)
+    ├── AccessDenied           the token's role or department may not do this (403)
+    └── Conflict               the change does not fit the ticket's state (409)
+        ├── InvalidTransition  not a transition of SPEC §7 from this state
+        └── ConcurrentChange   someone else is changing the same ticket
 """
 
 from __future__ import annotations
@@ -54,3 +59,28 @@ class SourceError(TingjianError):
 
 class ModelError(TingjianError):
     """The triage model bundle is missing, corrupt or does not match its hash."""
+
+
+class NotFound(TingjianError):
+    """The ticket (or other record) asked for does not exist (HTTP 404)."""
+
+
+class AccessDenied(TingjianError):
+    """The caller's role or department may not see or change this (HTTP 403)."""
+
+
+class Conflict(TingjianError):
+    """The change does not fit the current state of the record (HTTP 409)."""
+
+
+class InvalidTransition(Conflict):
+    """Not a transition of SPEC §7 from the ticket's state; ``allowed`` lists
+    the states it may move to."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class ConcurrentChange(Conflict):
+    """Another request is changing the same ticket, or the caller's copy is stale."""

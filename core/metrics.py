@@ -16,7 +16,13 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # The services, as the ``stage`` label spells them.
 Stage = Literal[
-    "ingest_web", "ingest_email", "ingest_social", "ingest_import", "triage", "sink_crm"
+    "ingest_web",
+    "ingest_email",
+    "ingest_social",
+    "ingest_import",
+    "triage",
+    "sink_crm",
+    "crm_api",
 ]
 # Connector kinds, as the ``connector`` label spells them: a kind, never a configured name.
 Connector = Literal["web", "email", "social", "import"]

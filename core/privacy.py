@@ -27,6 +27,14 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def mask_account(account: str) -> str:
+    """An account id keeps its first two and last two characters: enough for an
+    agent to match it with what the customer reads out, not to reuse it."""
+    if len(account) <= 4:
+        return "****"
+    return f"{account[:2]}****{account[-2:]}"
+
+
 def mask_text(text: str) -> str:
     """Mask every phone number and email found in free text (SPEC §10)."""
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)

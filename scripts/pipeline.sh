@@ -24,22 +24,23 @@ case "${1:-status}" in
     launch web ingest web
     launch triage triage
     launch sink-crm sink crm
+    launch api api
     for _ in $(seq 1 60); do
       curl -fsS "http://127.0.0.1:8080/healthz" >/dev/null 2>&1 && break; sleep 0.5
     done
     ;;
   stop)
-    for n in web triage sink-crm; do
+    for n in web triage sink-crm api; do
       if alive "$n"; then kill "$(cat "$RUN/$n.pid")"; fi
     done
-    for n in web triage sink-crm; do
+    for n in web triage sink-crm api; do
       for _ in $(seq 1 40); do alive "$n" || break; sleep 0.25; done
       rm -f "$RUN/$n.pid"
     done
     echo "pipeline: stopped"
     ;;
   status)
-    for n in web triage sink-crm; do
+    for n in web triage sink-crm api; do
       if alive "$n"; then echo "pipeline: $n running (pid $(cat "$RUN/$n.pid"))"; else echo "pipeline: $n stopped"; fi
     done
     ;;
@@ -59,5 +60,12 @@ with psycopg.connect(load_settings().postgres.dsn) as c:
     done
     echo "pipeline: only $n of $want items stored after 120 s; see .run/pipeline/*.log" >&2
     ;;
-  *) echo "usage: $0 start|stop|status|wait-tickets N" >&2; exit 64 ;;
+  console)
+    # A lead's token for the agents' console, made once and kept beside the logs.
+    if [ ! -s "$RUN/console-token" ]; then
+      "$BIN/tingjian" api token create --name "make run" --role lead >"$RUN/console-token"
+    fi
+    echo "console: http://127.0.0.1:8090/console  (token: $(cat "$RUN/console-token"), also in $RUN/console-token)"
+    ;;
+  *) echo "usage: $0 start|stop|status|wait-tickets N|console" >&2; exit 64 ;;
 esac

@@ -134,6 +134,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--mappings-file", default=None, metavar="YAML", help="your own mappings file")
 
+    api = sub.add_parser(
+        "api",
+        help="the ticket API and the agents' console (GET/POST /v1/tickets, /console)",
+    )
+    _common(api)
+    api.add_argument("--host", metavar="ADDR", help="listen address (default api.host)")
+    api.add_argument("--port", type=int, help="listen port (default api.port, 8090)")
+    api_sub = api.add_subparsers(dest="apicmd", required=False, metavar="ACTION")
+    token = api_sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="tokencmd", required=True, metavar="ACTION"
+    )
+    tc = token.add_parser("create", help="create a bearer token (printed once, stored hashed)")
+    _common(tc)
+    tc.add_argument("--name", required=True, help="who the token is for (shown in events)")
+    tc.add_argument(
+        "--role", required=True, choices=["agent", "lead", "admin"], help="agent, lead or admin"
+    )
+    tc.add_argument(
+        "--department",
+        default=None,
+        help="an agent's department (技术部, 产品部, 客服部…): it sees only those tickets",
+    )
+
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
     _metrics_port(tri, "triage.metrics_port")
@@ -294,7 +317,15 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
     from tingjian import runner
 
     service: runner.Service | None = None
-    if ns.cmd == "ingest" and ns.source == "web":
+    if ns.cmd == "api" and getattr(ns, "apicmd", None) == "token":
+        from tingjian.services.api import create_token
+
+        return create_token(settings, ns.name, ns.role, ns.department)
+    if ns.cmd == "api":
+        from tingjian.services import api
+
+        service = api.build(settings, ns.host, ns.port)
+    elif ns.cmd == "ingest" and ns.source == "web":
         from tingjian.services import web
 
         service = web.build(settings, ns.host, ns.port)

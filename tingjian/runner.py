@@ -12,6 +12,8 @@ import signal
 import threading
 from typing import Any, Protocol
 
+import uvicorn
+
 from core.ops import OpsServer
 
 log = logging.getLogger(__name__)
@@ -62,3 +64,13 @@ def run(service: Service, metrics_host: str) -> int:
         if ops is not None:
             ops.stop()
     return 0
+
+
+class UvicornServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process
+    would die of the signal; a drained shutdown is a clean exit (code 0)."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True  # not recorded: nothing is re-raised afterwards

@@ -4,7 +4,6 @@ It serves /metrics and /healthz on its own port."""
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,19 +17,10 @@ from core.pg import ping
 from core.store.numbering import NumberAllocator
 from ingest.web.app import WebOptions, create_app
 from models import Topics
+from tingjian.runner import UvicornServer
 from tingjian.wiring import timezone
 
 log = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after its graceful shutdown, so the process
-    would die of the signal; a drained shutdown is a clean exit (code 0)."""
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        self.should_exit = True  # not recorded: nothing is re-raised afterwards
 
 
 @dataclass
@@ -75,7 +65,7 @@ class WebService:
             trusted_proxy_header=web.trusted_proxy_header,
             allocate_number=allocator.allocate if allocator else None,
         )
-        server = _Server(
+        server = UvicornServer(
             uvicorn.Config(
                 create_app(publish, opts, self.health),
                 host=self.host,
