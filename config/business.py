@@ -152,6 +152,10 @@ class HolidayCalendar(_Strict):
     holidays: frozenset[date]
     makeup_workdays: frozenset[date]
 
+    def covers(self, year: int) -> bool:
+        """Whether the holidays of ``year`` are configured (outside, weekends only)."""
+        return year in self.covered_years
+
     def is_working_day(self, d: date) -> bool:
         if d in self.makeup_workdays:
             return True

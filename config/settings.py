@@ -91,6 +91,14 @@ class ApiSettings(Section):
     rate_limit_per_minute: int = Field(default=600, ge=1)
 
 
+class SlaClockSettings(Section):
+    """``tingjian sla watch``: how often it looks, and how early it warns."""
+
+    interval_s: float = Field(default=30.0, gt=0)
+    warn_before_minutes: int = Field(default=30, ge=0)
+    metrics_port: MetricsPort = 9105
+
+
 class EmailSettings(Section):
     host: str
     port: int = Field(ge=1, le=65535)
@@ -191,6 +199,7 @@ class Settings(BaseSettings):
     sink: ConsumerSettings
     web: WebSettings
     api: ApiSettings = Field(default_factory=ApiSettings)
+    sla_clock: SlaClockSettings = Field(default_factory=SlaClockSettings)
     email: EmailSettings
     social: dict[str, SocialSourceSettings] = Field(default_factory=dict)
     metrics: MetricsSettings

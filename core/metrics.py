@@ -23,6 +23,7 @@ Stage = Literal[
     "triage",
     "sink_crm",
     "crm_api",
+    "sla_watch",
 ]
 # Connector kinds, as the ``connector`` label spells them: a kind, never a configured name.
 Connector = Literal["web", "email", "social", "import"]
@@ -63,4 +64,10 @@ HTTP_SECONDS = Histogram(
     "Time from request to the end of the response",
     ["stage", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+# The SLA clock: kind is acknowledge, first_response, resolve or update.
+SLA_BREACHES = Counter("tingjian_sla_breaches_total", "SLA breaches recorded", ["priority", "kind"])
+SLA_WARNINGS = Counter(
+    "tingjian_sla_warnings_total", "SLA warnings recorded (before a breach)", ["priority", "kind"]
 )

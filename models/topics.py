@@ -27,5 +27,10 @@ class Topics:
     def dlq(self) -> str:
         return f"{self.prefix}feedback.dlq"
 
+    @property
+    def notifications(self) -> str:
+        """CRM events for the outside (SLA warnings and breaches) for the webhook sink."""
+        return f"{self.prefix}crm.notifications"
+
     def all(self) -> tuple[str, ...]:
-        return (self.received, self.triaged, self.quarantine, self.dlq)
+        return (self.received, self.triaged, self.quarantine, self.dlq, self.notifications)

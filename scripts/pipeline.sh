@@ -25,22 +25,23 @@ case "${1:-status}" in
     launch triage triage
     launch sink-crm sink crm
     launch api api
+    launch sla sla watch
     for _ in $(seq 1 60); do
       curl -fsS "http://127.0.0.1:8080/healthz" >/dev/null 2>&1 && break; sleep 0.5
     done
     ;;
   stop)
-    for n in web triage sink-crm api; do
+    for n in web triage sink-crm api sla; do
       if alive "$n"; then kill "$(cat "$RUN/$n.pid")"; fi
     done
-    for n in web triage sink-crm api; do
+    for n in web triage sink-crm api sla; do
       for _ in $(seq 1 40); do alive "$n" || break; sleep 0.25; done
       rm -f "$RUN/$n.pid"
     done
     echo "pipeline: stopped"
     ;;
   status)
-    for n in web triage sink-crm api; do
+    for n in web triage sink-crm api sla; do
       if alive "$n"; then echo "pipeline: $n running (pid $(cat "$RUN/$n.pid"))"; else echo "pipeline: $n stopped"; fi
     done
     ;;

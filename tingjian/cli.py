@@ -157,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="an agent's department (技术部, 产品部, 客服部…): it sees only those tickets",
     )
 
+    sla = sub.add_parser("sla", help="the SLA clock").add_subparsers(
+        dest="slacmd", required=True, metavar="ACTION"
+    )
+    watch = sla.add_parser(
+        "watch", help="record SLA warnings and breaches as events, publish notifications"
+    )
+    _common(watch)
+    _metrics_port(watch, "sla_clock.metrics_port")
+
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
     _metrics_port(tri, "triage.metrics_port")
@@ -341,6 +350,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian.services import bulk
 
         service = bulk.build(settings, ns.file, ns.mapping, ns.mappings_file)
+    elif ns.cmd == "sla":
+        from tingjian.services import sla
+
+        service = sla.build(settings, ns.metrics_port)
     elif ns.cmd == "triage":
         from tingjian.services import triage
 

@@ -41,6 +41,9 @@ class TriageEngine:
 
     def __post_init__(self) -> None:
         self._signals = SignalExtractor(self.rules.priority)
+        # Years an SLA was computed for that the holiday calendar does not
+        # cover (weekends only there): the service warns in its log and /healthz.
+        self.calendar_gaps: set[int] = set()
         self._topics = TopicTagger.from_taxonomy(self.rules.taxonomy)
 
     def triage_batch(
@@ -158,6 +161,9 @@ class TriageEngine:
     ) -> Triage:
         rules = self.rules
         sla = compute_sla(item.received_at, priority, rules.sla, rules.calendar, self.timezone)
+        for t in (sla.acknowledge_by, sla.resolve_by):
+            if t is not None and not rules.calendar.covers(t.astimezone(self.timezone).year):
+                self.calendar_gaps.add(t.astimezone(self.timezone).year)
         limits = getattr(self.classifier, "review_thresholds", None) or {}
         needs_review = pred.type_confidence < limits.get(
             "type", self.review_threshold

@@ -53,6 +53,7 @@ class TriageHandler:
                 ERRORS.labels(self.stage, "ContractError").inc()
                 out.append(self._dlq(exc, r))
         now = datetime.now(UTC)
+        gaps = len(getattr(self._engine, "calendar_gaps", ()))
         try:
             results = self._engine.triage_batch([i for _, i in items], now)
         except (StoreError, TransportError):
@@ -71,6 +72,13 @@ class TriageHandler:
                     ERRORS.labels(self.stage, type(exc).__name__).inc()
                     out.append(self._dlq(exc, r))
                     results.append(None)  # type: ignore[arg-type]
+        uncovered: set[int] = getattr(self._engine, "calendar_gaps", set())
+        if len(uncovered) > gaps:
+            log.warning(
+                "SLA computed past the holiday calendar (weekends only there): add the"
+                " State Council notice to config/defaults/holidays.yaml",
+                extra={"years": sorted(uncovered)},
+            )
         for (r, _), res in zip(items, results, strict=True):
             if isinstance(res, FeedbackTriaged):
                 out.append(Outgoing(self._topics.triaged, r.key, res.model_dump_json().encode()))

@@ -172,6 +172,7 @@ def test_social_connector_sigkill_restart(service_env: dict[str, str], tmp_path:
 def test_web_connector_sigkill_restart_with_client_retries(
     service_env: dict[str, str], tmp_path: Path
 ) -> None:
+    import http.client
     import json
     import threading
     import urllib.error
@@ -202,7 +203,14 @@ def test_web_connector_sigkill_restart_with_client_retries(
                     with urllib.request.urlopen(req, timeout=10) as r:
                         answers[n] = json.loads(r.read())["feedback_no"]
                         break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
+                except (
+                    urllib.error.URLError,
+                    ConnectionError,
+                    TimeoutError,
+                    # the kill can land mid-response: a truncated body is a retry too
+                    http.client.HTTPException,
+                    ValueError,
+                ):
                     time.sleep(0.1)
 
     procs = start_consumers(service_env, tmp_path)

@@ -4,6 +4,7 @@ stderr that names the command, with a non-zero exit."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,18 @@ def test_a_missing_file_is_one_line_not_a_traceback(argv: list[str]) -> None:
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
     assert "/no/such/" in proc.stderr
+
+
+def test_train_without_a_corpus_says_how_to_give_one(tmp_path: Path) -> None:
+    env = {**os.environ, "TINGJIAN_CORPUS_DIR": str(tmp_path / "empty")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tingjian.cli", "model", "train", "--out", str(tmp_path / "b")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "--data" in proc.stderr and "TINGJIAN_CORPUS_DIR" in proc.stderr

@@ -46,6 +46,7 @@ def test_topics_live_in_one_place_and_take_a_prefix() -> None:
         "x.feedback.triaged",
         "x.feedback.quarantine",
         "x.feedback.dlq",
+        "x.crm.notifications",
     )
 
 

@@ -136,3 +136,38 @@ def test_unsure_spam_stays_a_ticket_for_review() -> None:
     e = TriageEngine(RULES, Unsure(), "test-key-1234", ZoneInfo("Asia/Shanghai"))
     out = one(e, item("你们的活动规则写得不清楚"))
     assert out.triage.type == "complaint" and out.triage.needs_review
+
+
+def test_an_sla_past_the_holiday_calendar_is_reported() -> None:
+    e = engine("bug", "P3")
+    one(e, item("有点问题"))
+    assert e.calendar_gaps == set()
+    late = FeedbackReceived(
+        channel="web_form",
+        source_id="late",
+        received_at=datetime(2031, 3, 2, 10, 0, tzinfo=UTC),
+        text="页面打不开",
+    )
+    e.triage_batch([late], late.received_at)
+    assert e.calendar_gaps == {2031}
+
+
+def test_triage_health_shows_the_uncovered_years() -> None:
+    from types import SimpleNamespace
+
+    from models import Topics
+    from tingjian.services.triage import TriageService
+
+    e = engine("bug", "P3")
+    e.calendar_gaps.add(2031)
+    settings = load_settings({"kafka": {"bootstrap_servers": "127.0.0.1:1"}})
+    svc = TriageService(
+        settings=settings,
+        engine=e,
+        producer=None,  # type: ignore[arg-type]
+        topics=Topics(""),
+        watcher=SimpleNamespace(refused=None),  # type: ignore[arg-type]
+        metrics_port=None,
+    )
+    doc = svc.health()
+    assert doc["calendar_uncovered_years"] == [2031]

@@ -55,6 +55,8 @@ class TriageService:
             "last_error": last_error,
             "model_version": self.engine.classifier.version,
             "model_refused": self.watcher.refused,
+            # A warning, not a failure: SLAs there count weekends only.
+            "calendar_uncovered_years": sorted(self.engine.calendar_gaps),
         }
 
     def close(self) -> None:
