@@ -99,6 +99,33 @@ class SlaClockSettings(Section):
     metrics_port: MetricsPort = 9105
 
 
+class WebhookTarget(Section):
+    """One receiver: an external CRM or an IM bot."""
+
+    url: str = Field(min_length=8)
+    secret: str = Field(min_length=8)  # key of the X-Tingjian-Signature HMAC-SHA256
+    kinds: list[str] = Field(default_factory=list)  # empty: every kind
+    departments: list[str] = Field(default_factory=list)  # empty: every department
+
+
+class WebhookSinkSettings(Section):
+    """``tingjian sink webhook``: posts crm.notifications to the targets."""
+
+    group_id: str = "tingjian-sink-webhook"
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    poll_timeout_ms: int = Field(default=1000, ge=10, le=60_000)
+    metrics_port: MetricsPort = 9106
+    timeout_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_s: float = Field(default=0.2, ge=0)
+    backoff_max_s: float = Field(default=5.0, ge=0)
+    # After this many deliveries in a row fail, a target's circuit opens: the
+    # sink stops (offsets stay) and retries after the cooldown.
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    targets: dict[str, WebhookTarget] = Field(default_factory=dict)
+
+
 class EmailSettings(Section):
     host: str
     port: int = Field(ge=1, le=65535)
@@ -200,6 +227,7 @@ class Settings(BaseSettings):
     web: WebSettings
     api: ApiSettings = Field(default_factory=ApiSettings)
     sla_clock: SlaClockSettings = Field(default_factory=SlaClockSettings)
+    webhook: WebhookSinkSettings = Field(default_factory=WebhookSinkSettings)
     email: EmailSettings
     social: dict[str, SocialSourceSettings] = Field(default_factory=dict)
     metrics: MetricsSettings

@@ -24,6 +24,7 @@ Stage = Literal[
     "sink_crm",
     "crm_api",
     "sla_watch",
+    "sink_webhook",
 ]
 # Connector kinds, as the ``connector`` label spells them: a kind, never a configured name.
 Connector = Literal["web", "email", "social", "import"]
@@ -70,4 +71,8 @@ HTTP_SECONDS = Histogram(
 SLA_BREACHES = Counter("tingjian_sla_breaches_total", "SLA breaches recorded", ["priority", "kind"])
 SLA_WARNINGS = Counter(
     "tingjian_sla_warnings_total", "SLA warnings recorded (before a breach)", ["priority", "kind"]
+)
+# outcome: delivered, retried, dead_lettered, circuit_open.
+WEBHOOK_DELIVERIES = Counter(
+    "tingjian_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"]
 )

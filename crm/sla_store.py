@@ -13,6 +13,7 @@ import psycopg
 
 from core.errors import StoreError
 from core.pg import PgConnection
+from core.privacy import mask_text
 from crm.sla import Due, TicketClock
 
 ACTOR = "system:sla"
@@ -98,6 +99,53 @@ class SlaLedger:
                 (int(r[0]), str(r[1]).encode(), json.dumps(doc, ensure_ascii=False).encode())
             )
         return out
+
+    def pending_events(self, limit: int = 500) -> tuple[int | None, list[tuple[bytes, bytes]]]:
+        """Ticket events after the relay cursor, as notifications (no content,
+        no contact: notes masked): the last event id and (key, value) pairs."""
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT e.id, e.kind, e.from_state, e.to_state, e.note, e.at, e.actor,"
+                " t.ticket_no, t.priority, t.department, t.incident, t.type"
+                " FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+                " WHERE e.id > COALESCE((SELECT last_id FROM relay_cursors WHERE name = 'events'), 0)"
+                " AND e.kind <> 'sla' ORDER BY e.id LIMIT %s",
+                (limit,),
+            ).fetchall()
+        )
+        out = []
+        for r in rows:
+            created = r[1] == "state" and r[2] is None
+            kind = (
+                ("incident" if r[10] else "ticket.created")
+                if created
+                else ("ticket.state_changed" if r[1] == "state" else f"ticket.{r[1]}")
+            )
+            doc: dict[str, Any] = {
+                "kind": kind,
+                "idempotency_key": f"event:{r[0]}",
+                "feedback_no": r[7],
+                "priority": r[8],
+                "department": r[9],
+                "type": r[11],
+                "from": r[2],
+                "to": r[3],
+                "note": mask_text(r[4]) if r[4] else None,
+                "actor": r[6],
+                "at": r[5].isoformat(),
+            }
+            out.append((str(r[7]).encode(), json.dumps(doc, ensure_ascii=False).encode()))
+        return (int(rows[-1][0]) if rows else None), out
+
+    def advance_events(self, last_id: int) -> None:
+        self._run(
+            lambda c: c.execute(
+                "INSERT INTO relay_cursors (name, last_id) VALUES ('events', %s)"
+                " ON CONFLICT (name) DO UPDATE SET last_id = GREATEST(relay_cursors.last_id,"
+                " EXCLUDED.last_id)",
+                (last_id,),
+            )
+        )
 
     def mark_notified(self, ids: Sequence[int]) -> None:
         if ids:

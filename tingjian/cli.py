@@ -122,15 +122,22 @@ def build_parser() -> argparse.ArgumentParser:
     ie.add_argument("file")
 
     imp = sub.add_parser(
-        "import", help="import a CSV or Excel file of feedback", epilog=_mapping_names()
+        "import",
+        help="import a CSV or Excel file of feedback; `import customers FILE` for segments",
+        epilog=_mapping_names()
+        + ". `tingjian import customers FILE`: a CRM customer list (手机号/邮箱/账号, 姓名,"
+        " 客户类型 新客户|老客户|高价值客户|流失客户) sets the segment triage uses.",
     )
     _common(imp)
-    imp.add_argument("file", help="a .csv (UTF-8, UTF-8 with BOM or GBK) or .xlsx file")
+    imp.add_argument(
+        "file", help="a .csv (UTF-8, UTF-8 with BOM or GBK) or .xlsx file, or `customers`"
+    )
+    imp.add_argument("path", nargs="?", help="with `customers`: the customer list file")
     imp.add_argument(
         "--mapping",
-        required=True,
+        default=None,
         metavar="NAME",
-        help="column mapping name (config/defaults/import_mappings.yaml)",
+        help="column mapping name (config/defaults/import_mappings.yaml); required for feedback",
     )
     imp.add_argument("--mappings-file", default=None, metavar="YAML", help="your own mappings file")
 
@@ -176,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     crm = sink.add_parser("crm", help="write tickets to the CRM store")
     _common(crm)
     _metrics_port(crm, "sink.metrics_port")
+    hook = sink.add_parser(
+        "webhook", help="post crm.notifications to external CRMs and IM bots (webhook.targets)"
+    )
+    _common(hook)
+    _metrics_port(hook, "webhook.metrics_port")
 
     db = sub.add_parser("db", help="CRM store administration").add_subparsers(
         dest="dbcmd", required=True, metavar="ACTION"
@@ -346,7 +358,18 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian.services import social
 
         service = social.build(settings, ns.source_name, ns.metrics_port)
+    elif ns.cmd == "import" and ns.file == "customers" and ns.path:
+        from tingjian.tools import import_customers
+
+        return import_customers(settings, ns.path)
     elif ns.cmd == "import":
+        if not ns.mapping or ns.path:
+            print(
+                "tingjian import: error: feedback needs --mapping NAME; customers: "
+                "tingjian import customers FILE (see tingjian import --help)",
+                file=sys.stderr,
+            )
+            return 2
         from tingjian.services import bulk
 
         service = bulk.build(settings, ns.file, ns.mapping, ns.mappings_file)
@@ -358,6 +381,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian.services import triage
 
         service = triage.build(settings, ns.metrics_port)
+    elif ns.cmd == "sink" and ns.sink == "webhook":
+        from tingjian.services import webhook
+
+        service = webhook.build(settings, ns.metrics_port)
     elif ns.cmd == "sink" and ns.sink == "crm":
         from tingjian.services import crm_sink
 

@@ -227,3 +227,29 @@ def quarantine_count(settings: Settings, timeout_s: float = 5.0) -> int | None:
         return None
     finally:
         consumer.close()
+
+
+def import_customers(settings: Settings, path: str) -> int:
+    """``tingjian import customers FILE``: segments from a CRM customer list."""
+    from pathlib import Path
+
+    from core.errors import ContractError
+    from core.store.schema import require_schema
+    from crm.customers import CustomerBook, parse_customer
+    from ingest.bulk.files import read_rows
+
+    require_schema(settings.postgres.dsn, "CRM store")
+    rows, bad = [], 0
+    for n, row in read_rows(Path(path)):
+        try:
+            rows.append(parse_customer(row, settings.privacy.hash_key))
+        except ContractError as exc:
+            bad += 1
+            print(f"row {n}: {exc}", file=sys.stderr)
+    book = CustomerBook(settings.postgres.dsn)
+    try:
+        keys = book.upsert(rows, Path(path).name)
+    finally:
+        book.close()
+    print(f"imported {len(rows)} customers ({keys} contact keys); {bad} rows rejected")
+    return 0 if rows or not bad else 1

@@ -15,6 +15,7 @@ from triage.dedup_store import PostgresDedupStore
 from triage.engine import TriageEngine
 from triage.model_loader import load_classifier
 from triage.ports import DedupStore
+from triage.segments_store import PostgresSegments
 
 
 def timezone(settings: Settings) -> ZoneInfo:
@@ -42,6 +43,7 @@ def build_engine(settings: Settings, *, durable_dedup: bool = True) -> TriageEng
             incident_window_minutes=t.incident_window_minutes,
         ),
         keywords=keywords,
+        segments=PostgresSegments(settings.postgres.dsn) if durable_dedup else None,
     )
 
 

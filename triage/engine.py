@@ -17,7 +17,13 @@ from models import FeedbackReceived, FeedbackTriaged, Quarantined, Triage
 from models.vocabulary import Priority
 from triage.classifier import Classifier, Prediction
 from triage.normalize import Normalized, normalize
-from triage.ports import Deduplicator, DedupVerdict, KeywordExtractor, no_keywords
+from triage.ports import (
+    Deduplicator,
+    DedupVerdict,
+    KeywordExtractor,
+    SegmentLookup,
+    no_keywords,
+)
 from triage.rules import TopicTagger, at_least, raise_priority
 from triage.signals import SignalExtractor, decide_priority
 from triage.sla import compute_sla
@@ -38,6 +44,8 @@ class TriageEngine:
     spam_min_confidence: float = 0.6
     dedup: Deduplicator | None = None
     keywords: KeywordExtractor = no_keywords
+    # SPEC §4: the segment comes from CRM data, not from text.
+    segments: SegmentLookup | None = None
 
     def __post_init__(self) -> None:
         self._signals = SignalExtractor(self.rules.priority)
@@ -52,6 +60,16 @@ class TriageEngine:
         norms = [normalize(i.text, i.subject) for i in items]
         preds = self.classifier.predict([n.model_text for n in norms])
         custs = [self._customer_key(i) for i in items]
+        if self.segments is not None:
+            known = self.segments([c for c in custs if c])
+            items = [
+                i.model_copy(
+                    update={"customer": i.customer.model_copy(update={"segment": known[c]})}
+                )
+                if c in known and not i.customer.segment
+                else i
+                for i, c in zip(items, custs, strict=True)
+            ]
         if self.dedup:
             self.dedup.begin_batch(list(zip(custs, items, strict=True)))
         out = [

@@ -54,6 +54,12 @@ class Deduplicator(Protocol):
     ) -> DedupVerdict: ...
 
 
+class SegmentLookup(Protocol):
+    """Customer segments from CRM data (the ``customers`` table), by customer key."""
+
+    def __call__(self, customer_keys: Sequence[str]) -> dict[str, str]: ...
+
+
 class KeywordExtractor(Protocol):
     def __call__(self, text: str, k: int) -> tuple[str, ...]: ...
 

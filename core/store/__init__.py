@@ -13,6 +13,9 @@ others may only read what this list says):
 | ``ticket_events`` | sinks/crm (新建), crm (every later change) | crm, reports | changes with time, actor and kind (SPEC §7) |
 | ``api_tokens`` | crm | | hashed bearer tokens with role and department |
 | ``label_corrections`` | crm | the data team | agents' corrections with the model's original labels |
+| ``sla_marks`` | crm (the SLA clock) | | each SLA warning and breach once; outbox of crm.notifications |
+| ``relay_cursors`` | crm (the SLA clock) | | how far ticket events were relayed to crm.notifications |
+| ``customers`` | crm (``tingjian import customers``) | triage | segments from CRM data by keyed contact hash |
 | ``sink_offsets`` | sinks/crm | | Kafka offsets, in the transaction of the tickets |
 | ``ticket_sequences`` | core/store/numbering | | per-day sequence of 反馈编号 |
 | ``assigned_numbers`` | core/store/numbering | | numbers already told to a customer, by item |

@@ -2,7 +2,9 @@
 records the due warnings and breaches of open tickets (each once, with its
 ticket event) and publishes them to the notifications topic (an outbox: a
 mark is notified after Kafka acknowledged it, so a restart re-sends, never
-loses; the idempotency key tells duplicates apart)."""
+loses; the idempotency key tells duplicates apart). It relays the other
+ticket events too (created, incident, state changed, notes) by a cursor
+moved after Kafka acknowledged them, for the webhook sink."""
 
 from __future__ import annotations
 
@@ -56,6 +58,14 @@ class SlaWatchService:
                 self.settings.web.produce_timeout_s,
             )
             self.ledger.mark_notified([i for i, _, _ in pending])
+        last, events = self.ledger.pending_events()
+        if last is not None:
+            send_all(
+                self.producer.get(),
+                [Outgoing(self.topics.notifications, k, v) for k, v in events],
+                self.settings.web.produce_timeout_s,
+            )
+            self.ledger.advance_events(last)
         self.passes += 1
         return len(new)
 
