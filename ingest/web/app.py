@@ -30,7 +30,7 @@ from core.asgi import Measured
 from core.errors import IdempotencyConflict, StoreError, TransportError
 from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT, Stage
 from core.privacy import mask_text, partition_key
-from ingest.web.limits import RateLimiter
+from core.ratelimit import RateLimiter
 from ingest.web.schema import WebFeedback
 
 log = logging.getLogger(__name__)
