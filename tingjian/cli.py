@@ -173,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(watch)
     _metrics_port(watch, "sla_clock.metrics_port")
 
+    corr = sub.add_parser("corrections", help="agents' label corrections").add_subparsers(
+        dest="corrcmd", required=True, metavar="ACTION"
+    )
+    cx = corr.add_parser(
+        "export",
+        help="JSONL of corrected tickets (masked, latest label wins) for model train --data",
+    )
+    _common(cx)
+    cx.add_argument("--since", default=None, metavar="WHEN", help="ISO date or time (local)")
+    cx.add_argument("-o", "--output", default=None, metavar="JSONL", help="default: stdout")
+
     tri = sub.add_parser("triage", help="run the triage stage")
     _common(tri)
     _metrics_port(tri, "triage.metrics_port")
@@ -338,6 +349,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
     from tingjian import runner
 
     service: runner.Service | None = None
+    if ns.cmd == "corrections":
+        from tingjian.tools import export_corrections
+
+        return export_corrections(settings, ns.since, ns.output)
     if ns.cmd == "api" and getattr(ns, "apicmd", None) == "token":
         from tingjian.services.api import create_token
 

@@ -253,3 +253,34 @@ def import_customers(settings: Settings, path: str) -> int:
         book.close()
     print(f"imported {len(rows)} customers ({keys} contact keys); {bad} rows rejected")
     return 0 if rows or not bad else 1
+
+
+def export_corrections(settings: Settings, since: str | None, out: str | None) -> int:
+    """``tingjian corrections export``: JSONL, one labeled item per corrected ticket."""
+    import json
+    from datetime import datetime
+
+    from core.errors import ConfigError
+    from crm.corrections import export_corrections as export
+
+    try:
+        when = datetime.fromisoformat(since) if since else None
+    except ValueError as exc:
+        raise ConfigError(f"--since: not an ISO date or time: {since}") from exc
+    if when is not None and when.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        when = when.replace(tzinfo=ZoneInfo(settings.business.timezone))
+    rows, rep = export(settings.postgres.dsn, when)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(lines)
+    else:
+        sys.stdout.write(lines)
+    print(
+        f"exported {rep.tickets} corrected tickets ({rep.corrections} corrections; latest"
+        f" label wins; {rep.contradictions} tickets where agents disagreed)",
+        file=sys.stderr,
+    )
+    return 0

@@ -4,10 +4,12 @@ refusal (401, 403, 404, 409, 413, 429)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -264,3 +266,44 @@ def test_token_create_prints_a_token_once(fresh_db: str) -> None:
         stored = c.execute("SELECT token_sha256 FROM api_tokens").fetchone()
     assert stored is not None and token not in stored[0]
     desk.close()
+
+
+def test_corrections_export_for_the_data_team(
+    api: tuple[TestClient, TicketDesk, dict[str, str]], fresh_db: str, tmp_path: Path
+) -> None:
+    from triage.training import load_labeled
+
+    client, desk, no = api
+    with psycopg.connect(fresh_db) as c:
+        c.execute(
+            "UPDATE tickets SET content = content || ' 电话13812345678' WHERE ticket_no = %s",
+            (no["praise"],),
+        )
+    a = desk.create_token("小王", "agent", "客服部")
+    b = desk.create_token("小李", "lead", None)
+    path = f"/v1/tickets/{no['praise']}/labels"
+    assert client.post(path, json={"type": "complaint"}, headers=_h(a)).status_code == 200
+    assert client.post(path, json={"type": "inquiry"}, headers=_h(b)).status_code == 200
+    out = tmp_path / "corrections.jsonl"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "tingjian.cli", "corrections", "export"),
+            *("--dsn", fresh_db, "-o", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "1 corrected tickets (2 corrections" in proc.stderr
+        and "1 tickets where agents disagreed" in proc.stderr
+    )
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 1
+    r = rows[0]
+    assert r["type"] == "inquiry" and r["model_labels"]["type"] == "praise"  # latest wins
+    assert r["corrected_by"] == "lead:小李" and r["corrections"] == 2
+    assert "13812345678" not in out.read_text(encoding="utf-8") and "138****5678" in r["text"]
+    assert [e.type for e in load_labeled(out)] == ["inquiry"]  # model train --data reads it
