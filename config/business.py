@@ -63,6 +63,24 @@ SIGNAL_NAMES = (
 )
 
 
+# The phrase groups of priority.yaml that are matched on text (lower-cased,
+# longest first); triage/signals.py reads the same list.
+PHRASE_GROUPS = (
+    "blocked",
+    "degraded",
+    "money_nouns",
+    "money_vanished",
+    "money_taken",
+    "data_nouns",
+    "data_vanished",
+    "account_stolen",
+    "safety",
+    "public_opinion",
+    "mass_impact",
+    "repeat",
+)
+
+
 class PriorityRules(_Strict):
     """The lexicon and rules of ``priority.yaml`` (see the comments there)."""
 
@@ -84,20 +102,7 @@ class PriorityRules(_Strict):
     negators: tuple[str, ...]
     rules: PriorityCombination
 
-    @field_validator(
-        "blocked",
-        "degraded",
-        "money_nouns",
-        "money_vanished",
-        "money_taken",
-        "data_nouns",
-        "data_vanished",
-        "account_stolen",
-        "safety",
-        "public_opinion",
-        "mass_impact",
-        "repeat",
-    )
+    @field_validator(*PHRASE_GROUPS)
     @classmethod
     def _lower(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         # Matched on lower-cased text; longest first so the evidence names the

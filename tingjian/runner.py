@@ -74,3 +74,25 @@ class UvicornServer(uvicorn.Server):
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True
         self.should_exit = True  # not recorded: nothing is re-raised afterwards
+
+
+def serve(app: Any, host: str, port: int, stop: threading.Event) -> None:
+    """Serve an ASGI app with uvicorn until SIGTERM/SIGINT or ``stop``."""
+    server = UvicornServer(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,  # our JSON logging, not uvicorn's
+            access_log=False,
+            timeout_graceful_shutdown=8,
+        )
+    )
+
+    # uvicorn takes SIGTERM/SIGINT while it serves; a stop from elsewhere ends it too.
+    def stop_server() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=stop_server, daemon=True).start()
+    server.run()

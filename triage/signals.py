@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from config.business import PriorityRules
+from config.business import PHRASE_GROUPS, PriorityRules
 from models.vocabulary import Priority
 
 _SENTENCE = re.compile(r"[。！？!?;；\n]+")
@@ -29,21 +29,6 @@ _AMOUNT = re.compile(
 _CN_AMOUNT = re.compile(r"([一二两三四五六七八九十百千万]+)\s*(?:元|块)")
 _NEGATION_WINDOW = 4  # characters before a phrase where a negator cancels it
 
-# The lexicon's groups, as priority.yaml names them.
-_GROUPS = (
-    "blocked",
-    "degraded",
-    "money_nouns",
-    "money_vanished",
-    "money_taken",
-    "data_nouns",
-    "data_vanished",
-    "account_stolen",
-    "safety",
-    "public_opinion",
-    "mass_impact",
-    "repeat",
-)
 # Evidence order on the ticket: P1 families first.
 _ORDER = (
     "core.blocked",
@@ -91,7 +76,7 @@ class SignalExtractor:
 
         self.rules = rules
         groups: dict[str, set[str]] = {}
-        for g in _GROUPS:
+        for g in PHRASE_GROUPS:
             for ph in getattr(rules, g):
                 groups.setdefault(ph, set()).add(g)
         for ph in {x.lower() for fs in rules.core_functions.values() for x in fs}:

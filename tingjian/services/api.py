@@ -7,14 +7,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from config import Settings
 from core.pg import ping
 from core.store.schema import require_schema
 from crm.api.app import ApiOptions, create_app
 from crm.store import TicketDesk
-from tingjian.runner import UvicornServer
+from tingjian.runner import serve
 
 
 @dataclass
@@ -40,23 +38,7 @@ class ApiService:
             ),
             self.health,
         )
-        server = UvicornServer(
-            uvicorn.Config(
-                app,
-                host=self.host,
-                port=self.port,
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=8,
-            )
-        )
-
-        def stop_server() -> None:
-            stop.wait()
-            server.should_exit = True
-
-        threading.Thread(target=stop_server, daemon=True).start()
-        server.run()
+        serve(app, self.host, self.port, stop)
 
     def close(self) -> None:
         self.desk.close()

@@ -8,8 +8,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
-
 from config import Settings
 from core.errors import TransportError
 from core.kafka import BrokerProbe, LazyProducer, Outgoing, send_all
@@ -17,7 +15,7 @@ from core.pg import ping
 from core.store.numbering import NumberAllocator
 from ingest.web.app import WebOptions, create_app
 from models import Topics
-from tingjian.runner import UvicornServer
+from tingjian.runner import serve
 from tingjian.wiring import timezone
 
 log = logging.getLogger(__name__)
@@ -65,24 +63,7 @@ class WebService:
             trusted_proxy_header=web.trusted_proxy_header,
             allocate_number=allocator.allocate if allocator else None,
         )
-        server = UvicornServer(
-            uvicorn.Config(
-                create_app(publish, opts, self.health),
-                host=self.host,
-                port=self.port,
-                log_config=None,  # our JSON logging, not uvicorn's
-                access_log=False,
-                timeout_graceful_shutdown=8,
-            )
-        )
-
-        # uvicorn takes SIGTERM/SIGINT while it serves; a stop from elsewhere ends it too.
-        def stop_server() -> None:
-            stop.wait()
-            server.should_exit = True
-
-        threading.Thread(target=stop_server, daemon=True).start()
-        server.run()
+        serve(create_app(publish, opts, self.health), self.host, self.port, stop)
 
     def close(self) -> None:
         self.producer.close(timeout=5)
