@@ -57,6 +57,7 @@ class ConsumerLoop:
         *,
         poll_timeout_ms: int = 500,
         max_backoff_s: float = 10.0,
+        lag_interval_s: float = 1.0,
     ) -> None:
         self._consumer = consumer
         self._topics = list(topics)
@@ -66,6 +67,9 @@ class ConsumerLoop:
         self._max_backoff_s = max_backoff_s
         self.batches_done = 0
         self.last_error: str | None = None
+        self._ends: dict[TopicPartition, int] = {}
+        self._ends_at = float("-inf")
+        self._lag_interval_s = lag_interval_s
 
     def run(self) -> None:
         stage = self._handler.stage
@@ -82,7 +86,7 @@ class ConsumerLoop:
                     backoff = min(backoff * 2, self._max_backoff_s)
                     continue
                 records = [r for batch in polled.values() for r in batch]
-                self._update_lag()
+                self._update_lag(records)
                 if not records:
                     continue
                 started = time.perf_counter()
@@ -131,14 +135,35 @@ class ConsumerLoop:
             if tp in assigned:
                 self._consumer.seek(tp, off)
 
-    def _update_lag(self) -> None:
+    def _update_lag(self, pending: Sequence[ConsumerRecord]) -> None:
+        """The real backlog: the log's end (asked of the broker, at most once a
+        second) minus the next offset not yet processed. Neither the fetch
+        highwater (stale while the consumer works through its buffer) nor the
+        position (already past the batch in hand) tells it."""
+        assigned = set(self._consumer.assignment())
+        if not assigned:
+            CONSUMER_LAG.labels(self._handler.stage).set(0)
+            return
+        now = time.monotonic()
+        if now - self._ends_at >= self._lag_interval_s or not assigned <= set(self._ends):
+            try:
+                self._ends = dict(self._consumer.end_offsets(list(assigned)))
+                self._ends_at = now
+            except KafkaError:
+                return  # keep the last figure; the broker will answer again
+        first: dict[TopicPartition, int] = {}
+        for r in pending:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
         lag = 0
-        for tp in self._consumer.assignment():
-            hw = self._consumer.highwater(tp)
-            if hw is None:
+        for tp in assigned:
+            end = self._ends.get(tp)
+            if end is None:
                 continue
             try:
-                lag += max(0, hw - self._consumer.position(tp, timeout_ms=100))
+                nxt = first[tp] if tp in first else self._consumer.position(tp, timeout_ms=100)
             except KafkaError:
                 continue
+            if nxt is not None:
+                lag += max(0, end - nxt)
         CONSUMER_LAG.labels(self._handler.stage).set(lag)

@@ -12,6 +12,8 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 
+from pydantic import ValidationError
+
 from core.privacy import mask_text
 from models import DeadLetter
 
@@ -34,7 +36,7 @@ def dead_letter(
     return DeadLetter(
         stage=stage,
         error_type=type(exc).__name__,
-        error=mask_text(str(exc))[:2000],
+        error=mask_text(describe(exc))[:2000],
         payload_b64=base64.b64encode(kept).decode(),
         payload_bytes=len(payload),
         payload_sha256=hashlib.sha256(payload).hexdigest(),
@@ -44,3 +46,13 @@ def dead_letter(
         source_offset=offset,
         failed_at=datetime.now(UTC),
     )
+
+
+def describe(exc: BaseException) -> str:
+    """The reason, without the input: pydantic's message quotes the record
+    (an account id has no shape a masker could find)."""
+    if isinstance(exc, ValidationError):
+        errs = exc.errors(include_input=False, include_url=False)
+        where = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'record'}: {e['msg']}" for e in errs)
+        return f"{exc.error_count()} validation errors for {exc.title}: {where}"
+    return str(exc)

@@ -13,6 +13,21 @@ from models import FeedbackReceived
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3})[- ]?(\d{3,4})(\d{4})(?!\d)")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+# An account id has no shape of its own (wx_zhang88, 10-digit uids, openids): in
+# prose it is recognised by the word that announces it.
+_ACCOUNT = re.compile(
+    r"(?<![A-Za-z])((?:账号|帐号|账户|帐户|用户名|用户ID|用户id|会员号|会员卡号|UID|uid|ID|id|account|Account)"
+    r"[\"']?\s*(?:是|为|[:：=])?\s*[\"']?)([A-Za-z0-9][A-Za-z0-9_\-.]{3,63})(?![A-Za-z0-9_\-.@])"
+)
+# Record keys whose values are contacts, whatever their shape.
+_CONTACT_KEYS = {
+    "phone": "phone",
+    "customer_phone": "phone",
+    "email": "email",
+    "customer_email": "email",
+    "account": "account",
+    "customer_account": "account",
+}
 
 
 def mask_phone(phone: str) -> str:
@@ -39,7 +54,41 @@ def mask_text(text: str) -> str:
     """Mask every phone number and email found in free text (SPEC §10)."""
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
     text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
+    text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(3)}", text)
+    return _ACCOUNT.sub(_mask_account_match, text)
+
+
+def _mask_account_match(m: re.Match[str]) -> str:
+    ident = m.group(2)
+    if "." in ident and ident.replace(".", "").isdigit():  # 版本id 3.2.1 is a version
+        return m.group(0)
+    return m.group(1) + mask_account(ident)
+
+
+def mask_record(value: object) -> object:
+    """A JSON-like value with every contact masked: the known contact keys by
+    their kind (an account id cannot be found by its shape), every other
+    string as free text. For dumps and exports of whole records."""
+    if isinstance(value, dict):
+        out: dict[object, object] = {}
+        for k, v in value.items():
+            kind = _CONTACT_KEYS.get(k) if isinstance(k, str) else None
+            if kind and isinstance(v, str) and v:
+                out[k] = (
+                    mask_phone(v)
+                    if kind == "phone"
+                    else mask_email(v)
+                    if kind == "email"
+                    else mask_account(v)
+                )
+            else:
+                out[k] = mask_record(v)
+        return out
+    if isinstance(value, list):
+        return [mask_record(v) for v in value]
+    if isinstance(value, str):
+        return mask_text(value)
+    return value
 
 
 def normalize_phone(phone: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 from config.settings import Settings, load_settings
@@ -22,6 +23,15 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _since(value: str) -> datetime:
+    from tingjian.replay import parse_since
+
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -284,6 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=100, metavar="N", help="at most N records (default 100)"
     )
 
+    dlq = sub.add_parser("dlq", help="the dead-letter topic").add_subparsers(
+        dest="dlq_cmd", required=True, metavar="COMMAND"
+    )
+    rp = dlq.add_parser(
+        "replay",
+        help="send dead letters back through the normal path (safe to repeat: source ids are unique)",
+    )
+    _common(rp)
+    rp.add_argument("--stage", metavar="S", help="only dead letters of stage S (e.g. triage)")
+    rp.add_argument(
+        "--since",
+        type=_since,
+        metavar="T",
+        help="only those failed after T (ISO time, or an age: 2h, 7d)",
+    )
+    rp.add_argument(
+        "--dry-run", action="store_true", help="count what would go where; send nothing"
+    )
+
     feed = sub.add_parser("feed", help="post a JSONL file of feedback to the web endpoint")
     feed.add_argument("file", help='JSONL: {"text", "name", "contact", "id"...} a line')
     feed.add_argument(
@@ -422,6 +451,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian import data_tools
 
         return data_tools.dispatch(ns, settings)
+    if ns.cmd == "dlq":
+        from tingjian.replay import replay
+
+        return replay(settings, stage=ns.stage, since=ns.since, dry_run=ns.dry_run)
     if ns.cmd == "dump":
         from tingjian.tools import dump_topic
 

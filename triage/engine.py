@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from config.business import BusinessRules
-from core.privacy import customer_key_of
+from core.privacy import customer_key_of, mask_text
 from models import FeedbackReceived, FeedbackTriaged, Quarantined, Triage
 from models.vocabulary import Priority
 from triage.classifier import Classifier, Prediction
@@ -194,7 +194,8 @@ class TriageEngine:
             sentiment=pred.sentiment,
             sentiment_score=max(-1.0, min(1.0, round(pred.sentiment_score, 4))),
             topics=self._topics.tag(norm.text),
-            summary=summarize(norm.text),
+            # The summary travels to consoles, webhooks and reports: masked at birth.
+            summary=mask_text(summarize(norm.text)),
             keywords=pred.keywords or self.keywords(norm.model_text, 5),
             department=rules.routing.departments[pred.type],
             sla=sla,

@@ -236,7 +236,10 @@ def test_dlq_dump_masks_personal_data(
     import sys
 
     kcfg, topics = kafka_for(service_env)
-    bad = b'{"schema_version": 1, "text": "call me at 13812345678 or li.na@example.com"}'
+    bad = (
+        b'{"schema_version": 1, "text": "call me at 13812345678 or li.na@example.com",'
+        b' "customer": {"account": "wx_secret_8899"}}'
+    )
     send_all(make_producer(kcfg), [Outgoing(topics.received, b"x", bad)], 10)
     _start(procs, service_env, tmp_path, "triage", "triage", "--metrics-port", "0")
 
@@ -254,6 +257,8 @@ def test_dlq_dump_masks_personal_data(
     text = dumped()
     assert "138****5678" in text and "l***@example.com" in text
     assert "13812345678" not in text and "li.na@example.com" not in text
+    # An account id has no shape to find it by: it is masked by its key.
+    assert "wx****99" in text and "wx_secret_8899" not in text
 
 
 def test_concurrent_posts_get_unique_numbers_matching_their_tickets(

@@ -108,6 +108,12 @@ def test_summary_is_one_line_at_most_30_chars() -> None:
     assert len(s) <= 30 and "\n" not in s and not s.startswith("您好")
 
 
+def test_summary_never_carries_a_contact() -> None:
+    text = "退款一直没到账，请打13812345678或写信给li.na@example.com，我的账号是wx_zhang88"
+    s = one(engine("complaint", "P3"), item(text)).triage.summary
+    assert "13812345678" not in s and "li.na@" not in s and "wx_zhang88" not in s
+
+
 def test_summary_drops_reply_prefixes_and_mentions() -> None:
     from triage.summary import summarize
 

@@ -38,3 +38,29 @@ def test_log_lines_are_json_and_masked() -> None:
     doc = json.loads(line)
     assert doc["msg"] == "customer 138****5678 wrote"
     assert doc["contact"] == "z***@example.com"
+
+
+def test_account_ids_are_masked_in_prose_by_the_word_that_announces_them() -> None:
+    from core.privacy import mask_account
+
+    out = mask_text("我的账号是 wx_zhang88，UID: 1234567890，Account=user_9981")
+    assert "wx_zhang88" not in out and "1234567890" not in out and "user_9981" not in out
+    assert "wx****88" in out and "12****90" in out
+    assert mask_account("abc") == "****"
+    # Not accounts: a version number, a word that merely contains "id".
+    kept = "版本id 3.2.1 在 android12345 上闪退"
+    assert mask_text(kept) == kept
+
+
+def test_mask_record_masks_contact_keys_whatever_their_shape() -> None:
+    from core.privacy import mask_record
+
+    doc = {
+        "customer": {"name": "王先生", "account": "qq_778899", "phone": "13812345678"},
+        "items": [{"customer_email": "li.na@example.com"}, "回电 13912345678"],
+        "count": 3,
+    }
+    out = json.dumps(mask_record(doc), ensure_ascii=False)
+    for raw in ("qq_778899", "13812345678", "li.na@example.com", "13912345678"):
+        assert raw not in out
+    assert '"name": "王先生"' in out and '"count": 3' in out and "qq****99" in out
