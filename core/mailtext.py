@@ -59,7 +59,7 @@ def html_to_text(text: str) -> str:
 
 # A line that starts the quoted part of a reply: everything from it on is dropped.
 _QUOTE_START = re.compile(
-    r"^\s*("
+    r"^[ \t\u3000\xa0]*("
     r"-{2,}\s*原始邮件\s*-{2,}"  # QQ Mail
     r"|-{2,}\s*Original Message\s*-{2,}"
     r"|-{2,}\s*Forwarded message\s*-{2,}"
@@ -72,8 +72,8 @@ _QUOTE_START = re.compile(
     re.I | re.M,
 )
 _SIGNATURE = re.compile(
-    r"^\s*("
-    r"--\s*$"
+    r"^[ \t\u3000\xa0]*("
+    r"--[ \t]*$"
     r"|发自我的\s*(iPhone|iPad|手机|华为|小米|荣耀|OPPO|vivo).*"
     r"|来自我的.{0,12}(手机|iPhone).*"
     r"|发自(网易邮箱大师|QQ邮箱|手机QQ邮箱|Outlook|移动版Outlook).*"
@@ -87,7 +87,7 @@ _SIGNATURE = re.compile(
 # Confidentiality notices corporate gateways append (Chinese and English): a
 # paragraph that is boilerplate, never the customer's words.
 _DISCLAIMER = re.compile(
-    r"^[ \t\u3000]*[\[【(（]?\s*("
+    r"^[ \t\u3000\xa0]*[\[【(（]?[ \t\u3000]*("
     r"(保密|免责|法律)(声明|聲明|提示)"
     r"|本(邮件|郵件|电子邮件|電子郵件|信件)(及其?|和|連同|连同)?(任何)?(附件|所附文件)?[^\n]{0,12}"
     r"(含有|包含|可能包含|可能含有|仅供|僅供|属于|屬於|為|为)[^\n]{0,8}(保密|机密|機密|秘密|特定)"

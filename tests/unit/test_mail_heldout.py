@@ -64,6 +64,22 @@ def test_heldout_mail(name: str) -> None:
     assert run(name) == []
 
 
+def test_blank_line_bomb_is_parsed_in_linear_time() -> None:
+    """200,000 blank lines: the quote, signature and disclaimer rules once
+    anchored on ``^\\s*``, which is quadratic in blank lines (20,000 took 16 s)."""
+    import time
+
+    raw = (
+        b"From: a <a@example.com>\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        + b" \n" * 200_000
+        + "请退款".encode()
+    )
+    started = time.perf_counter()
+    out = parse_mail(raw)
+    assert time.perf_counter() - started < 3
+    assert out.item is not None and out.item.text.endswith("请退款")
+
+
 if __name__ == "__main__":  # pragma: no cover
     right = 0
     for name in sorted(MANIFEST):
