@@ -73,6 +73,8 @@ class WebSettings(Section):
     port: int = Field(ge=0, le=65535)
     max_body_bytes: int = Field(ge=1024)
     produce_timeout_s: float = Field(gt=0)
+    # A request body not fully received by then is answered 408 (slow or stalled clients).
+    body_timeout_s: float = Field(default=10.0, gt=0)
     # Browser posts from other sites must come from one of these origins.
     allowed_origins: list[str] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(ge=1)

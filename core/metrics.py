@@ -49,7 +49,7 @@ CONSUMER_LAG = Gauge(
 TICKETS = Counter("tingjian_tickets_total", "Tickets written to the CRM store", ["outcome"])
 QUARANTINED = Counter("tingjian_quarantined_total", "Items quarantined", ["reason"])
 # connector: a Connector kind; outcome: a fixed vocabulary
-# (received, produced, duplicate, auto_reply, bounce, rejected_<reason>).
+# (received, produced, duplicate, auto_reply, bounce, bulk, rejected_<reason>).
 INGEST_ITEMS = Counter(
     "tingjian_ingest_items_total", "Items seen by connectors", ["connector", "outcome"]
 )

@@ -31,7 +31,7 @@ Send = Callable[[Sequence[Outgoing]], object]
 class Candidate:
     """One thing a connector fetched. ``keys`` are its seen-set keys (the first
     keys its messages); with neither ``item`` nor ``dead_letter`` it is skipped
-    and counted under ``outcome`` (auto_reply, bounce, rejected_empty)."""
+    and counted under ``outcome`` (auto_reply, bounce, bulk, rejected_empty)."""
 
     keys: tuple[str, ...]
     item: FeedbackReceived | None = None

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import uvicorn
 
+from core.http_protocol import HeadTimeoutH11Protocol
 from core.ops import OpsServer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ def serve(app: Any, host: str, port: int, stop: threading.Event) -> None:
             log_config=None,  # our JSON logging, not uvicorn's
             access_log=False,
             timeout_graceful_shutdown=8,
+            http=HeadTimeoutH11Protocol,  # a request head that never ends is closed
         )
     )
 

@@ -52,6 +52,12 @@ def _looks_wrong(text: str, declared: str) -> bool:
 def decode_bytes(data: bytes, label: str | None) -> tuple[str, bool]:
     """(text, suspect). Tries the declared charset's best superset strictly,
     then detection, then UTF-8 with replacement (suspect)."""
+    if data.startswith(codecs.BOM_UTF8):
+        # A byte-order mark says UTF-8 whatever the label says; it is not text.
+        try:
+            return data[3:].decode("utf-8"), candidates(label) not in ((), ("utf-8",))
+        except UnicodeDecodeError:
+            data = data[3:]
     if not data:
         return "", False
     declared = candidates(label)

@@ -149,7 +149,7 @@ class ImapSource(PullSource):
             keys = ((o.message_id and f"mid:{o.message_id}") or sha, sha)
             if o.kind == "accept" and o.item is not None:
                 candidates.append(Candidate(keys, item=o.item))
-            elif o.kind in ("auto_reply", "bounce"):
+            elif o.kind in ("auto_reply", "bounce", "bulk"):
                 log.info(
                     "automatic mail skipped", extra={"kind": o.kind, "detail": o.detail, "uid": uid}
                 )

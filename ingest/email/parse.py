@@ -1,8 +1,14 @@
 """One raw mail -> what the connector does with it. Pure, never raises.
 
-Outcomes: ``accept`` (a FeedbackReceived), ``auto_reply`` and ``bounce``
-(counted, never tickets), ``reject`` (with detail; its raw bytes go to the
-dead-letter topic).
+Outcomes: ``accept`` (a FeedbackReceived), ``auto_reply``, ``bounce`` and
+``bulk`` (newsletters, mailing lists: counted, never tickets), ``reject`` (with
+its reason and detail; its raw bytes go to the dead-letter topic).
+
+Limits bound the work, not the customer: past ``max_parts`` the walk stops,
+past ``max_depth`` a branch is skipped, an over-long line or text is cut to
+its head and its end; the text found is kept and flagged ``truncated``. A
+``Date:`` that cannot be read falls back to the received time, flagged
+``date_unparsed``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ingest.email.decode import decode_bytes, decode_header_value
 from models import Attachment, Customer, FeedbackReceived
 from models.contracts import MAX_TEXT_CHARS
 
-Kind = Literal["accept", "auto_reply", "bounce", "reject"]
+Kind = Literal["accept", "auto_reply", "bounce", "bulk", "reject"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,11 @@ _BOUNCE_SUBJECT = re.compile(
 )
 
 
+def _header(msg: Message, name: str) -> str:
+    # Raw 8-bit header bytes come back as a Header object, not a str.
+    return decode_header_value(msg.get(name))[0] if msg.get(name) is not None else ""
+
+
 def _classify_automatic(msg: Message, subject: str, sender: str) -> tuple[Kind, str] | None:
     ctype = msg.get_content_type()
     if ctype == "multipart/report":
@@ -75,19 +86,26 @@ def _classify_automatic(msg: Message, subject: str, sender: str) -> tuple[Kind, 
             else ("auto_reply", "read receipt")
         )
     if _BOUNCE_FROM.search(sender) or (
-        msg.get("Return-Path", "").strip() == "<>" and _BOUNCE_SUBJECT.search(subject)
+        _header(msg, "Return-Path").strip() == "<>" and _BOUNCE_SUBJECT.search(subject)
     ):
         return "bounce", f"from {sender or 'null sender'}"
-    auto = (msg.get("Auto-Submitted") or "").strip().lower()
+    auto = _header(msg, "Auto-Submitted").strip().lower()
+    prec = _header(msg, "Precedence").strip().lower()
+    if auto != "auto-replied":
+        # Newsletters and list mail are not customers' auto-replies: own kind, honest counts.
+        if prec in ("bulk", "junk", "list"):
+            return "bulk", f"Precedence: {prec}"
+        for h in ("List-Unsubscribe", "List-Id"):
+            if msg.get(h) is not None:
+                return "bulk", f"{h} header"
     if auto and auto != "no":
         return "auto_reply", f"Auto-Submitted: {auto}"
     for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress-Reply"):
         if msg.get(h):
-            return "auto_reply", f"{h}: {msg.get(h)}"
+            return "auto_reply", f"{h}: {_header(msg, h)[:40]}"
     if msg.get("X-MS-Exchange-Inbox-Rules-Loop"):
         return "auto_reply", "X-MS-Exchange-Inbox-Rules-Loop (mail loop)"
-    prec = (msg.get("Precedence") or "").strip().lower()
-    if prec in ("bulk", "junk", "auto_reply", "list"):
+    if prec == "auto_reply":
         return "auto_reply", f"Precedence: {prec}"
     if _AUTO_SUBJECT.search(subject):
         return "auto_reply", f"subject: {subject[:40]}"
@@ -102,7 +120,9 @@ class _Walk:
     html: list[str] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     suspect: bool = False
+    # Why the walk was cut short (it stopped, what it found is kept), or None.
     problem: str | None = None
+    stopped: bool = False
 
 
 def _payload_text(part: Message, w: _Walk) -> str:
@@ -118,18 +138,18 @@ def _payload_text(part: Message, w: _Walk) -> str:
         label = m.group(1).decode("ascii", "replace") if m else None
     text, suspect = decode_bytes(data, label)
     w.suspect |= suspect
-    return text
+    return text.replace("\ufeff", "")
 
 
 def _walk(part: Message, w: _Walk, depth: int) -> None:
-    if w.problem:
+    if w.stopped:
         return
     w.parts += 1
     if w.parts > w.limits.max_parts:
-        w.problem = f"more than {w.limits.max_parts} MIME parts"
+        w.problem, w.stopped = f"more than {w.limits.max_parts} MIME parts", True
         return
     if depth > w.limits.max_depth:
-        w.problem = f"MIME nesting deeper than {w.limits.max_depth}"
+        w.problem = f"MIME nesting deeper than {w.limits.max_depth}"  # skip this branch only
         return
     ctype = part.get_content_type()
     disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
@@ -141,7 +161,8 @@ def _walk(part: Message, w: _Walk, depth: int) -> None:
             sub = _Walk(w.limits, parts=w.parts)
             for c in children:
                 _walk(cast(Message, c), sub, depth + 1)
-            w.parts, w.suspect, w.problem = sub.parts, w.suspect or sub.suspect, sub.problem
+            w.parts, w.suspect, w.stopped = sub.parts, w.suspect or sub.suspect, sub.stopped
+            w.problem = sub.problem or w.problem
             w.attachments += sub.attachments
             plain = "\n".join(t for t in sub.plain if t.strip())
             if plain.strip():
@@ -172,10 +193,75 @@ def _message_id(msg: Message) -> str | None:
     return m.group(1) if m else (mid or None)
 
 
+# What is kept of one line and of the whole text: the head and the end, so that
+# the customer's sentence after a pasted log or a base64 blob survives.
+LINE_HEAD, LINE_TAIL = 3000, 1000
+TEXT_TAIL = 8192
+_CUT = " […] "
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_REPLY_PREFIX = re.compile(
+    r"^\s*((re|fw|fwd|aw|sv|回复|回覆|答复|答覆|转发|轉寄|转寄)\s*[:：]\s*)+", re.I
+)
+_NO_SUBJECT = {
+    "无主题",
+    "無主題",
+    "(无主题)",
+    "（无主题）",
+    "no subject",
+    "(no subject)",
+    "untitled",
+}
+
+
+def _cap_lines(text: str) -> tuple[str, bool]:
+    lines, cut = text.split("\n"), False
+    for i, ln in enumerate(lines):
+        if len(ln) > LINE_HEAD + LINE_TAIL + len(_CUT):
+            lines[i], cut = ln[:LINE_HEAD] + _CUT + ln[-LINE_TAIL:], True
+    return ("\n".join(lines), cut) if cut else (text, False)
+
+
+def _cap_text(text: str) -> tuple[str, bool]:
+    if len(text) <= MAX_TEXT_CHARS:
+        return text, False
+    head = MAX_TEXT_CHARS - TEXT_TAIL - len(_CUT)
+    return text[:head] + _CUT + text[-TEXT_TAIL:], True
+
+
+def _has_words(text: str) -> bool:
+    return any(c.isalnum() for c in text)
+
+
+def _meaningful_subject(subject: str) -> bool:
+    rest = _REPLY_PREFIX.sub("", subject).strip()
+    return _has_words(rest) and rest.lower() not in _NO_SUBJECT
+
+
+def _sent_at(msg: Message) -> datetime | None:
+    """The Date header, or None when it cannot be read (free text, out of range)."""
+    value = _header(msg, "Date")
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
 def parse_mail(
     raw: bytes, limits: MailLimits | None = None, *, mailbox: str = "INBOX"
 ) -> MailOutcome:
-    limits = limits or MailLimits()
+    try:
+        return _parse_mail(raw, limits or MailLimits(), mailbox)
+    except Exception as exc:  # never raises: a mail we cannot read is a reject, not a crash
+        return MailOutcome(
+            "reject",
+            "unparseable",
+            f"{type(exc).__name__}: {exc}"[:300],
+            content_hash=hashlib.sha256(raw).hexdigest(),
+        )
+
+
+def _parse_mail(raw: bytes, limits: MailLimits, mailbox: str) -> MailOutcome:
     content_hash = hashlib.sha256(raw).hexdigest()
     if len(raw) > limits.max_bytes:
         return MailOutcome(
@@ -213,30 +299,43 @@ def parse_mail(
             message_id=mid,
             content_hash=content_hash,
         )
-    if w.problem:
-        return MailOutcome(
-            "reject", "mime_limits", w.problem, message_id=mid, content_hash=content_hash
-        )
     body = "\n".join(t for t in w.plain if t.strip()) or "\n".join(
         html_to_text(h) for h in w.html if h.strip()
     )
-    own = strip_quotes_and_signature(body.replace("\r\n", "\n")).strip()
-    if not own and not subject:
+    # Lines are capped before the quote and signature rules run: that bounds their work too.
+    body, cut_line = _cap_lines(_INVISIBLE.sub("", body.replace("\r\n", "\n")))
+    own = strip_quotes_and_signature(body).strip()
+    if not _has_words(own):
+        own = ""
+    if not own and w.problem:
+        # The limits stopped the walk before any text: the body may hold the
+        # customer's words, so the raw mail goes to the dead letters, not a ticket.
         return MailOutcome(
-            "reject", "empty", "no text and no subject", message_id=mid, content_hash=content_hash
+            "reject", "mime_limits", w.problem, message_id=mid, content_hash=content_hash
+        )
+    if not own and not _meaningful_subject(subject):
+        return MailOutcome(
+            "reject",
+            "empty",
+            f"no text in the body and no subject ({w.parts} MIME parts, "
+            f"{len(w.attachments)} attachments)",
+            message_id=mid,
+            content_hash=content_hash,
         )
     flags = ["charset_suspect"] if (w.suspect or s1 or s2) else []
-    if len(own) > MAX_TEXT_CHARS:
-        own, flags = own[:MAX_TEXT_CHARS], [*flags, "truncated"]
-    try:
-        when = parsedate_to_datetime(msg.get("Date", "")) if msg.get("Date") else None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        when = None
+    own, cut_text = _cap_text(own)
+    if cut_line or cut_text or w.problem:
+        flags.append("truncated")
+    received_at = datetime.now(UTC)
+    when = _sent_at(msg) if msg.get("Date") is not None else None
     meta = {"mailbox": mailbox, "content_sha256": content_hash}
+    if w.problem:
+        meta["truncated_reason"] = w.problem
     if when:
         meta["sent_at"] = when.isoformat()
+    elif msg.get("Date") is not None:
+        meta["sent_at"] = received_at.isoformat()
+        flags.append("date_unparsed")
     if own != body.strip():
         meta["quoted_removed"] = "true"
     item = FeedbackReceived(
@@ -244,7 +343,7 @@ def parse_mail(
         # Message-ID survives a re-fetch and a UIDVALIDITY change; mail without
         # one is identified by its bytes.
         source_id=(mid or f"sha256:{content_hash}")[:512],
-        received_at=datetime.now(UTC),
+        received_at=received_at,
         subject=subject[:1000] or None,
         text=own or subject,
         customer=Customer(name=name[:200] or None, email=addr[:320] or None),

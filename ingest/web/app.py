@@ -1,14 +1,20 @@
 """The web connector as an ASGI app (Starlette, served by uvicorn).
 
-202 only after Kafka acknowledged the write; 400 with per-field errors; 413 over
-the size limit; 503 when Kafka does not acknowledge. Never a 500 for any input.
+202 only after Kafka acknowledged the write; 400 with per-field errors (field
+names and messages masked: never a phone, email or account echoed); 408 when the
+body does not arrive within ``body_timeout_s``; 413 over the size limit; 415 for
+a content type other than JSON or a urlencoded form; 503 when Kafka does not
+acknowledge. Never a 500 for any input. Every post is counted in
+``tingjian_ingest_items_total`` (received, produced, duplicate, rejected_<reason>).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,14 +28,14 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from core.asgi import Measured
-from core.errors import IdempotencyConflict, StoreError, TransportError
+from core.errors import ContractError, IdempotencyConflict, StoreError, TransportError
 from core.metrics import ERRORS, INGEST_ITEMS, MESSAGES_OUT, Stage
-from core.privacy import mask_text, partition_key
+from core.privacy import mask_account, mask_text, partition_key
 from core.ratelimit import RateLimiter
 from ingest.web.schema import WebFeedback
 
@@ -65,11 +71,37 @@ class IdempotencyCache:
             self._items.popitem(last=False)
 
 
+_FIELDS = frozenset(WebFeedback.model_fields)
+# A token that could be an account id or a phone in another shape: 4+ digits in a word.
+_ACCOUNTISH = re.compile(r"[A-Za-z0-9_.-]*\d[A-Za-z0-9_.-]*")
+
+
+def _masked(text: str) -> str:
+    """What a 400 may say about client input: contacts and account-like ids masked."""
+    text = mask_text(text[:120])
+    return _ACCOUNTISH.sub(
+        lambda m: (
+            mask_account(m.group()) if sum(c.isdigit() for c in m.group()) >= 4 else m.group()
+        ),
+        text,
+    )
+
+
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [
-        {"field": ".".join(str(p) for p in e["loc"]) or "body", "error": mask_text(e["msg"])}
-        for e in exc.errors()
-    ]
+    out = []
+    for e in exc.errors():
+        # An unknown key is client input too: {"13812345678": 1} must not come back as is.
+        loc = ".".join(str(p) if p in _FIELDS else _masked(str(p)) for p in e["loc"])
+        out.append({"field": loc or "body", "error": _masked(e["msg"])})
+    return out
+
+
+class _Rejected(ContractError):
+    """A post refused before validation: (status, reason label, message)."""
+
+    def __init__(self, status: int, reason: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.status, self.reason, self.detail = status, reason, detail
 
 
 @dataclass(frozen=True)
@@ -77,6 +109,8 @@ class WebOptions:
     topic: str
     hash_key: str
     max_body_bytes: int
+    # A body that has not fully arrived by then is answered 408: no connection is held for ever.
+    body_timeout_s: float = 10.0
     allowed_origins: tuple[str, ...] = ()
     rate_limit_per_minute: int = 600
     # Set only behind a reverse proxy that sets it: otherwise clients could pick their key.
@@ -89,6 +123,7 @@ class WebOptions:
 
 def _conflict() -> Response:
     ERRORS.labels(STAGE, "idempotency_conflict").inc()
+    INGEST_ITEMS.labels(CONNECTOR, "rejected_idempotency_conflict").inc()
     return JSONResponse(
         {"error": "Idempotency-Key already used for a different submission; use a new key"}, 422
     )
@@ -140,41 +175,72 @@ def create_app(
         INGEST_ITEMS.labels(CONNECTOR, "received").inc()
         if not origin_allowed(request):
             ERRORS.labels(STAGE, "origin").inc()
+            INGEST_ITEMS.labels(CONNECTOR, "rejected_origin").inc()
             return JSONResponse({"error": "origin not allowed"}, 403)
         ok, wait = limiter.allow(_client(request, opts.trusted_proxy_header))
         if not ok:
             ERRORS.labels(STAGE, "rate_limited").inc()
+            INGEST_ITEMS.labels(CONNECTOR, "rejected_rate_limited").inc()
             return JSONResponse(
                 {"error": "too many requests, please retry later"},
                 429,
                 headers={"Retry-After": str(max(1, int(wait + 0.999)))},
             )
-        response = await _accept(request)
+        try:
+            response = await _accept(request)
+        except _Rejected as exc:
+            ERRORS.labels(STAGE, exc.reason).inc()
+            INGEST_ITEMS.labels(CONNECTOR, f"rejected_{exc.reason}").inc()
+            doc: dict[str, Any] = {"error": str(exc)}
+            if exc.detail:
+                doc["detail"] = exc.detail
+            if exc.status == 413:
+                doc["limit_bytes"] = max_body_bytes
+            headers = {"Connection": "close"} if exc.status in (408, 413) else {}
+            response = JSONResponse(doc, exc.status, headers=headers)
+        except ClientDisconnect:
+            # The client went away mid-body: nothing to answer, nothing stored. One line, no trace.
+            INGEST_ITEMS.labels(CONNECTOR, "rejected_disconnected").inc()
+            log.info("client disconnected before the body was complete")
+            return Response(status_code=400)
         response.headers.update(cors(request))
         return response
 
-    async def _accept(request: Request) -> Response:
+    async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            ERRORS.labels(STAGE, "too_large").inc()
-            return JSONResponse({"error": "payload too large", "limit_bytes": max_body_bytes}, 413)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                ERRORS.labels(STAGE, "too_large").inc()
-                return JSONResponse(
-                    {"error": "payload too large", "limit_bytes": max_body_bytes}, 413
-                )
+            raise _Rejected(413, "too_large", "payload too large")
+        body = bytearray()
         try:
-            data = await _parse_body(request, body)
+            async with asyncio.timeout(opts.body_timeout_s):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > max_body_bytes:
+                        raise _Rejected(413, "too_large", "payload too large")
+        except TimeoutError:
+            raise _Rejected(
+                408, "timeout", f"body not received within {opts.body_timeout_s:g} s"
+            ) from None
+        return bytes(body)
+
+    async def _accept(request: Request) -> Response:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in _ACCEPTED_TYPES and not ctype.endswith("+json"):
+            raise _Rejected(
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/json or application/x-www-form-urlencoded",
+            )
+        body = await read_body(request)
+        try:
+            data = _parse_body(ctype, body)
         except ValueError as exc:
-            ERRORS.labels(STAGE, "bad_request").inc()
-            return JSONResponse({"error": "invalid body", "detail": str(exc)}, 400)
+            raise _Rejected(400, "bad_request", "invalid body", _masked(str(exc))) from exc
         try:
             form = WebFeedback.model_validate(data)
         except ValidationError as exc:
             ERRORS.labels(STAGE, "invalid").inc()
+            INGEST_ITEMS.labels(CONNECTOR, "rejected_invalid").inc()
             return JSONResponse({"error": "invalid feedback", "fields": _errors(exc)}, 400)
 
         key = request.headers.get("idempotency-key", "").strip()
@@ -182,11 +248,13 @@ def create_app(
         body_hash = hashlib.sha256(form.model_dump_json(exclude={"website"}).encode()).hexdigest()
         if key:
             if len(key) > 200:
+                INGEST_ITEMS.labels(CONNECTOR, "rejected_bad_request").inc()
                 return JSONResponse({"error": "Idempotency-Key longer than 200 characters"}, 400)
             seen = idem.get(key)
             if seen is not None:
                 if seen.get("_body") != body_hash:
                     return _conflict()
+                INGEST_ITEMS.labels(CONNECTOR, "duplicate").inc()
                 return JSONResponse({k: v for k, v in seen.items() if k != "_body"}, 202)
             source_id = "idem-" + hashlib.sha256(key.encode()).hexdigest()[:32]
         else:
@@ -194,6 +262,7 @@ def create_app(
         if form.website:
             # Honeypot filled: answer like a success so bots learn nothing; no ticket.
             ERRORS.labels(STAGE, "honeypot").inc()
+            INGEST_ITEMS.labels(CONNECTOR, "rejected_honeypot").inc()
             return JSONResponse({"status": "accepted", "receipt_id": source_id}, 202)
 
         received_at = datetime.now(UTC)
@@ -216,6 +285,7 @@ def create_app(
             return _conflict()
         except (TransportError, StoreError) as exc:
             ERRORS.labels(STAGE, type(exc).__name__).inc()
+            INGEST_ITEMS.labels(CONNECTOR, "unavailable").inc()
             log.warning("feedback not stored", extra={"error": str(exc)})
             return JSONResponse(
                 {"error": "temporarily unavailable, please retry"},
@@ -261,15 +331,19 @@ def create_app(
     )
 
 
-async def _parse_body(request: Request, body: bytes) -> dict[str, Any]:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+# No Content-Type at all is read as JSON (older API clients); any other type is a 415.
+_ACCEPTED_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", ""})
+
+
+def _parse_body(ctype: str, body: bytes) -> dict[str, Any]:
+    if ctype == "application/x-www-form-urlencoded":
         from urllib.parse import parse_qsl
 
-        if ctype == "multipart/form-data":
-            raise ValueError("multipart/form-data is not accepted; post JSON or urlencoded")
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=False, strict_parsing=False)
+            # errors="strict": a broken %-escape is a 400, not a U+FFFD in the ticket.
+            pairs = parse_qsl(
+                body.decode("utf-8"), keep_blank_values=False, strict_parsing=False, errors="strict"
+            )
         except UnicodeDecodeError as exc:
             raise ValueError("body is not UTF-8") from exc
         data: dict[str, Any] = {k: v for k, v in pairs}

@@ -144,3 +144,66 @@ def test_move_to_processed_folder(
     conn.select("INBOX")
     conn.delete(imap_mailbox + "-done")
     conn.logout()
+
+
+HELDOUT = CORPUS / "heldout"
+
+
+def test_heldout_hard_mail_through_imap_none_crashes_bulk_counted_apart(
+    kafka_bootstrap: str, fresh_db: str, topic_prefix: str, imap_mailbox: str
+) -> None:
+    """Issue 13: free-text dates, MIME bombs, mails without text and newsletters
+    go through the real connector: none stops it, each lands where it should."""
+    from prometheus_client import REGISTRY
+
+    manifest = json.loads((HELDOUT / "manifest.json").read_text(encoding="utf-8"))
+
+    def count(outcome: str) -> float:
+        v = REGISTRY.get_sample_value(
+            "tingjian_ingest_items_total", {"connector": "email", "outcome": outcome}
+        )
+        return v or 0.0
+
+    settings = load_settings(
+        {
+            "kafka": {
+                "bootstrap_servers": kafka_bootstrap,
+                "topic_prefix": topic_prefix,
+                "partitions": 1,
+            },
+            "postgres": {"dsn": fresh_db},
+            "email": {"mailbox": imap_mailbox, "batch_size": 8},
+        }
+    )
+    topics = Topics(topic_prefix)
+    ensure_topics(settings.kafka, topics)
+    conn = _imap()
+    for name in sorted(manifest):
+        conn.append(imap_mailbox, None, None, (HELDOUT / f"{name}.eml").read_bytes())
+    producer = make_producer(settings.kafka)
+    src = ImapSource(
+        settings.email,
+        CheckpointStore(fresh_db, "email:heldout"),
+        lambda outs: send_all(producer, outs, 30),
+        topics=topics,
+        hash_key="k" * 16,
+        stop=threading.Event(),
+    )
+    before = {k: count(k) for k in ("bulk", "auto_reply", "rejected_empty")}
+    assert src.poll_once(conn) == len(manifest)
+    by = {k: sum(1 for e in manifest.values() if e["outcome"] == k) for k in ("accept", "bulk")}
+    assert by["bulk"] == 3
+    assert count("bulk") - before["bulk"] == by["bulk"]
+    assert count("auto_reply") - before["auto_reply"] == 1  # h29 only, not the newsletters
+    empty = sum(1 for e in manifest.values() if e.get("reason") == "empty")
+    assert count("rejected_empty") - before["rejected_empty"] == empty
+    items = [
+        FeedbackReceived.model_validate_json(v)
+        for v in _drain(topics.received, kafka_bootstrap, by["accept"])
+    ]
+    assert len(items) == by["accept"]
+    dated = [i for i in items if i.source_id == "h04@heldout.tingjian.test"]
+    assert dated and "date_unparsed" in dated[0].flags and dated[0].metadata["sent_at"]
+    dls = [DeadLetter.model_validate_json(v) for v in _drain(topics.dlq, kafka_bootstrap, 5)]
+    assert sum("empty: no text" in d.error for d in dls) == empty
+    conn.logout()

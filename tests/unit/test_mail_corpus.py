@@ -40,6 +40,8 @@ def test_mail(name: str) -> None:
         assert item.subject == exp["subject"]
     if "sender" in exp:
         assert item.customer.name == exp["sender"]
+    for f in exp.get("flags", []):  # type: ignore[attr-defined]
+        assert f in item.flags, (f, item.flags)
     if "suspect" in exp:
         assert ("charset_suspect" in item.flags) == exp["suspect"]
     if "attachments" in exp:

@@ -227,3 +227,116 @@ def test_deeply_nested_json_is_a_400_not_an_outage(client: TestClient, rec: Reco
     assert r.status_code == 400, r.text
     assert "nested" in r.text
     assert rec.sent == []
+
+
+# --- issue 13: hostile clients ------------------------------------------------------------
+
+
+def _web_count(outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    v = REGISTRY.get_sample_value(
+        "tingjian_ingest_items_total", {"connector": "web", "outcome": outcome}
+    )
+    return v or 0.0
+
+
+def test_other_content_types_are_415_not_parsed_as_json(client: TestClient, rec: Recorder) -> None:
+    body = json.dumps({"text": "闪退"}).encode()
+    for ctype in ("text/plain", "text/xml", "multipart/form-data; boundary=x", "image/png"):
+        r = client.post("/v1/feedback", content=body, headers={"Content-Type": ctype})
+        assert r.status_code == 415, (ctype, r.status_code)
+        assert "application/json" in r.json()["error"]
+    r = client.post("/v1/feedback", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 202 and len(rec.sent) == 1
+
+
+def test_a_400_never_echoes_a_contact_or_an_account(client: TestClient) -> None:
+    secrets = ("13812345678", "zhang.san@example.com", "acct98765432")
+    for s in secrets:
+        r = client.post("/v1/feedback", json={"text": "x", s: 1})
+        assert r.status_code == 400
+        assert s not in r.text, r.text
+    r = client.post(
+        "/v1/feedback",
+        content=b"text=%E4%BD&phone=13812345678",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 400 and "13812345678" not in r.text
+
+
+def test_web_counts_ingest_items_like_the_other_connectors(
+    client: TestClient, rec: Recorder
+) -> None:
+    before = {k: _web_count(k) for k in ("received", "produced", "duplicate", "rejected_invalid")}
+    headers = {"Idempotency-Key": "count-1"}
+    assert client.post("/v1/feedback", json={"text": "一"}, headers=headers).status_code == 202
+    assert client.post("/v1/feedback", json={"text": "一"}, headers=headers).status_code == 202
+    assert client.post("/v1/feedback", json={"text": ""}).status_code == 400
+    assert _web_count("received") - before["received"] == 3
+    assert _web_count("produced") - before["produced"] == 1
+    assert _web_count("duplicate") - before["duplicate"] == 1
+    assert _web_count("rejected_invalid") - before["rejected_invalid"] == 1
+
+
+def _call(app: object, messages: list[dict[str, object]], stall: bool) -> list[dict[str, object]]:
+    """Drive the ASGI app directly: ``messages`` are what the client sends,
+    then it stalls (never sends more) or disconnects."""
+    import asyncio
+
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/feedback",
+        "raw_path": b"/v1/feedback",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+    }
+    queue = list(messages)
+
+    async def receive() -> dict[str, object]:
+        if queue:
+            return queue.pop(0)
+        if stall:
+            await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[operator]
+
+    asyncio.run(main())
+    return sent
+
+
+def _app(rec: Recorder, timeout_s: float = 0.5) -> object:
+    opts = WebOptions(topic="t", hash_key="k" * 16, max_body_bytes=2048, body_timeout_s=timeout_s)
+    return create_app(rec, opts, health=lambda: {"ok": True})
+
+
+def test_a_partial_body_is_answered_408_not_held_for_ever(rec: Recorder) -> None:
+    part = {"type": "http.request", "body": b'{"text": "', "more_body": True}
+    sent = _call(_app(rec), [part], stall=True)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 408
+    assert rec.sent == []
+
+
+def test_a_client_disconnect_logs_one_line_not_an_error(
+    rec: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    part = {"type": "http.request", "body": b'{"text": "', "more_body": True}
+    _call(_app(rec), [part], stall=False)
+    assert rec.sent == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert [r for r in caplog.records if "disconnected" in r.getMessage()]

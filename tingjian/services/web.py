@@ -58,6 +58,7 @@ class WebService:
             topic=self.topics.received,
             hash_key=s.privacy.hash_key,
             max_body_bytes=web.max_body_bytes,
+            body_timeout_s=web.body_timeout_s,
             allowed_origins=tuple(web.allowed_origins),
             rate_limit_per_minute=web.rate_limit_per_minute,
             trusted_proxy_header=web.trusted_proxy_header,
