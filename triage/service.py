@@ -44,6 +44,11 @@ class TriageHandler:
     def on_assigned(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
         pass  # committed Kafka offsets are the checkpoint for this stage
 
+    def idle(self) -> None:
+        """Between batches with nothing to do: follow a promoted model anyway."""
+        if self._watcher is not None:
+            self._watcher.maybe_reload()
+
     def handle(self, records: Sequence[ConsumerRecord]) -> None:
         if self._watcher is not None:
             self._watcher.maybe_reload()  # between batches: one batch, one model
