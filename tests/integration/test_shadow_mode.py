@@ -113,3 +113,31 @@ def test_shadow_disagreements_match_the_hand_count(
     assert any(ln.split()[:4] == ["type", "(all)", "6", "2"] for ln in out.splitlines())
     assert any(ln.split()[:4] == ["type", "bug", "1", "0"] for ln in out.splitlines())
     assert "66.7%" in out
+
+    # Agents correct three disagreeing tickets: which model was right.
+    from zoneinfo import ZoneInfo
+
+    from crm.store import TicketDesk
+    from sinks.crm.store import CrmStore
+
+    store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", ZoneInfo("Asia/Shanghai"))
+    store.write_batch(results, "g", {})
+    store.close()
+    desk = TicketDesk(fresh_db)
+    who = desk.principal(desk.create_token("组长", "lead", None))
+    assert who is not None
+    with __import__("psycopg").connect(fresh_db) as c:
+        no = dict(c.execute("SELECT source_id, ticket_no FROM tickets").fetchall())
+    desk.correct_labels(who, no["s1"], {"type": "bug"})  # the shadow's label
+    desk.correct_labels(who, no["s4"], {"type": "complaint"})  # the live model's
+    desk.correct_labels(who, no["s2"], {"sentiment": "positive"})  # neither
+    desk.close()
+    assert main(["model", "shadow-report", "--dsn", fresh_db]) == 0
+    out = capsys.readouterr().out
+    assert "type       live 1  shadow 1  neither 0" in out
+    assert "sentiment  live 0  shadow 0  neither 1" in out
+
+    # Drift over the store's last week: six tickets per head.
+    main(["model", "drift", "--dsn", fresh_db])
+    out = capsys.readouterr().out
+    assert "type       n=6" in out and "TVD" in out
