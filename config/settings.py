@@ -66,6 +66,12 @@ class TriageSettings(ConsumerSettings):
     incident_threshold: int = Field(ge=2)
     incident_window_minutes: int = Field(ge=1)
     heads: list[str] = Field(default_factory=lambda: ["type", "priority", "sentiment"])
+    # The model registry (tingjian model list|promote|rollback); promote
+    # materialises the live version at model_path, which the workers follow.
+    registry_dir: str = ".run/models/registry"
+    # A registered version run beside the live one, never affecting tickets:
+    # its disagreements land in shadow_disagreements.
+    shadow_version: str | None = None
 
 
 class WebSettings(Section):
@@ -209,6 +215,18 @@ class BusinessSettings(Section):
         return v
 
 
+class ModelGateSettings(Section):
+    """The promotion gate and the drift check (``tingjian model promote|drift``)."""
+
+    # A head's macro-F1 may drop by at most this much; P1 recall may not drop at all.
+    gate_margin: float = Field(default=0.01, ge=0, le=1)
+    # Corrections of the last N days are the gate's second test set.
+    corrections_days: int = Field(default=30, ge=1)
+    # Total variation distance between a head's label distribution of the last
+    # week and the training data's beyond which `model drift` reports a shift.
+    drift_threshold: float = Field(default=0.15, gt=0, le=1)
+
+
 class PrivacySettings(Section):
     hash_key: str = Field(min_length=8)
 
@@ -235,6 +253,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings
     business: BusinessSettings
     privacy: PrivacySettings
+    models: ModelGateSettings = Field(default_factory=ModelGateSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -88,6 +88,11 @@ class ConsumerLoop:
                 records = [r for batch in polled.values() for r in batch]
                 self._update_lag(records)
                 if not records:
+                    # An idle stage still follows what it watches between
+                    # batches (triage: a promoted model), not only when busy.
+                    idle = getattr(self._handler, "idle", None)
+                    if idle is not None:
+                        idle()
                     continue
                 started = time.perf_counter()
                 MESSAGES_IN.labels(stage).inc(len(records))

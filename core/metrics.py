@@ -76,3 +76,22 @@ SLA_WARNINGS = Counter(
 WEBHOOK_DELIVERIES = Counter(
     "tingjian_webhook_deliveries_total", "Webhook delivery attempts by outcome", ["outcome"]
 )
+
+# Models (triage): head is one of the bundle's heads (type, priority, sentiment
+# and configured ones), label a class of that head's fixed vocabulary, window
+# "hour" or "day".
+SHADOW_DISAGREEMENTS = Counter(
+    "tingjian_shadow_disagreements_total",
+    "Items where the shadow model's label differs from the live model's",
+    ["head"],
+)
+LABEL_SHARE = Gauge(
+    "tingjian_label_share",
+    "Share of the live model's labels per class over the window",
+    ["head", "label", "window"],
+)
+LABEL_CONFIDENCE = Gauge(
+    "tingjian_label_confidence_mean",
+    "Mean confidence of the live model's labels over the window",
+    ["head", "window"],
+)

@@ -98,6 +98,40 @@ def _name_leaves(parser: argparse.ArgumentParser) -> None:
                 _name_leaves(child)
 
 
+def _registry(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument(
+        "--registry", dest="triage__registry_dir", metavar="DIR", help="triage.registry_dir"
+    )
+
+
+def _model_commands(model: Any) -> None:
+    """The registry's actions (tingjian/model_tools.py)."""
+    _registry(model.add_parser("list", help="registered versions, one a line, live one marked"))
+    show = model.add_parser("show", help="a version's model card")
+    show.add_argument("version", metavar="V")
+    _registry(show)
+    add = model.add_parser(
+        "add", help="register an existing bundle file (checked against its manifest)"
+    )
+    add.add_argument("path", metavar="FILE")
+    _registry(add)
+    promote = model.add_parser(
+        "promote", help="make V live if it passes the gate (frozen split, recent corrections)"
+    )
+    promote.add_argument("version", metavar="V")
+    promote.add_argument("--force", action="store_true", help="promote despite the gate")
+    promote.add_argument("--reason", default=None, help="why --force (recorded in the card)")
+    _registry(promote)
+    _registry(model.add_parser("rollback", help="return to the version live before"))
+    _registry(
+        model.add_parser("shadow-report", help="agreement of the shadow version with the live one")
+    )
+    drift = model.add_parser("drift", help="last week's labels against the training data's")
+    drift.add_argument("--days", type=int, default=7, metavar="N", help="window (default 7)")
+    _registry(drift)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="tingjian", description="听见 Tingjian feedback pipeline")
     p.add_argument("--version", action="version", version=f"tingjian {__version__}")
@@ -229,8 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="triage model bundle").add_subparsers(
         dest="modelcmd", required=True, metavar="ACTION"
     )
-    train = model.add_parser("train", help="train the bundle from labeled feedback")
-    _common(train)
+    train = model.add_parser("train", help="train and register a version from labeled feedback")
+    _registry(train)
     train.add_argument(
         "--data",
         action="append",
@@ -240,8 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         "data/corpus, or TINGJIAN_CORPUS_DIR)",
     )
     train.add_argument(
-        "--out", default=None, metavar="PATH", help="bundle path (default triage.model_path)"
+        "--out", default=None, metavar="PATH", help="also write the bundle here (not promoted)"
     )
+    train.add_argument(
+        "--folds", type=int, default=5, metavar="N", help="group cross-validation folds (default 5)"
+    )
+    _model_commands(model)
 
     cls = sub.add_parser(
         "classify",

@@ -49,7 +49,9 @@ def shared_data_dir() -> Path | None:
 
 def dispatch(ns: argparse.Namespace, settings: Settings) -> int:
     if ns.cmd == "model":
-        return train(settings, ns.data, ns.out)
+        from tingjian import model_tools
+
+        return model_tools.dispatch(ns, settings)
     if ns.cmd == "classify":
         return classify(
             settings, Path(ns.input), Path(ns.output), Path(ns.errors) if ns.errors else None
@@ -67,70 +69,6 @@ def _fold_progress(what: str) -> Any:
         _say(f"{what}: fold {k}/{folds} [{bar}]")
 
     return report
-
-
-def train(settings: Settings, data: list[str] | None, out: str | None) -> int:
-    from triage.bundle import save_bundle
-    from triage.training import (
-        class_counts,
-        crossval,
-        file_hash,
-        fit_bundle,
-        load_labeled,
-        predict_rows,
-        rows_hash,
-        score,
-    )
-
-    paths = [Path(d) for d in data] if data else [default_corpus()]
-    for p in paths:
-        if not p.exists():
-            raise TingjianError(f"labeled data not found: {p}")
-    rows = [r for p in paths for r in _load(load_labeled, p)]
-    heads = load_heads(settings.triage.heads)
-    ctx = _eval_context(settings)
-    _say(f"training on {len(rows)} labeled items from {', '.join(map(str, paths))}")
-    report = crossval(rows, folds=5, **ctx, heads=heads, progress=_fold_progress("cv"))
-    thresholds = _review_thresholds(report)
-    metrics = {k: _figures(report, k) for k in ("type", "priority", "sentiment")}
-    _say("fitting the bundle on every item")
-    bundle = fit_bundle(
-        rows,
-        data_hash=rows_hash(paths),
-        extra_meta={
-            "metrics_cv5": metrics,
-            "p1_cv5": report["p1"],
-            "review_thresholds": thresholds,
-            "review_coverage_cv5": {
-                h: report[f"{h}_review"]["coverage"] for h in ("sentiment", "type")
-            },
-            "data": [{"path": str(p), "sha256": rows_hash([p])} for p in paths],
-            "counts": class_counts(rows),
-        },
-        heads=heads,
-    )
-    frozen = frozen_split(paths[0]) if not data else None
-    if frozen:
-        test = load_labeled(frozen)
-        figures = score(test, predict_rows(bundle, test, **ctx))
-        bundle.meta["metrics_frozen"] = {
-            "sha256": file_hash(frozen),
-            "n": len(test),
-            **{k: _figures(figures, k) for k in ("type", "priority", "sentiment")},
-            "p1": figures["p1"],
-        }
-    dest = Path(out or settings.triage.model_path)
-    save_bundle(bundle, dest)
-    print(f"model {bundle.version} -> {dest}")
-    line = ", ".join(f"{k} {metrics[k]['macro_f1']:.3f}" for k in metrics)
-    print(f"group cv5 macro-F1: {line}; P1 recall {report['p1']['recall']:.3f}")
-    if "metrics_frozen" in bundle.meta:
-        fz = bundle.meta["metrics_frozen"]
-        line = ", ".join(f"{k} {fz[k]['macro_f1']:.3f}" for k in ("type", "priority", "sentiment"))
-        print(
-            f"frozen split ({fz['n']} items) macro-F1: {line}; P1 recall {fz['p1']['recall']:.3f}"
-        )
-    return 0
 
 
 def _review_thresholds(report: dict[str, Any]) -> dict[str, float]:

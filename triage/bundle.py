@@ -206,7 +206,7 @@ class TriageBundle:
         return tuple(sorted(seen, key=lambda w: -seen[w])[:k])
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -221,7 +221,7 @@ def save_bundle(bundle: TriageBundle, path: Path) -> Path:
         pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
     manifest = {
         "version": bundle.version,
-        "sha256": _sha256(tmp),
+        "sha256": file_sha256(tmp),
         "python": platform.python_version(),
         **{k: v for k, v in bundle.meta.items() if k != "keyword_idf"},
     }
@@ -240,7 +240,7 @@ def load_bundle(path: Path) -> TriageBundle:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"model manifest {manifest_path} missing or unreadable: {exc}") from exc
-    actual = _sha256(path)
+    actual = file_sha256(path)
     if manifest.get("sha256") != actual:
         raise ModelError(
             f"model {path} does not match its manifest (sha256 {actual[:12]}… != "

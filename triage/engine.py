@@ -6,8 +6,8 @@ The same engine runs in the stream stage (``tingjian triage``) and in batch mode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,10 @@ from triage.signals import SignalExtractor, decide_priority
 from triage.sla import compute_sla
 from triage.summary import summarize
 
+BatchObserver = Callable[
+    [Sequence[tuple[str, str]], Sequence[str], Sequence[Prediction], str], None
+]
+
 
 @dataclass
 class TriageEngine:
@@ -46,6 +50,10 @@ class TriageEngine:
     keywords: KeywordExtractor = no_keywords
     # SPEC §4: the segment comes from CRM data, not from text.
     segments: SegmentLookup | None = None
+    # Called with each batch's (channel, source_id) keys, model texts, the live
+    # model's predictions and its version: shadow mode and drift watch here,
+    # and never change a ticket.
+    observers: list[BatchObserver] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._signals = SignalExtractor(self.rules.priority)
@@ -58,7 +66,11 @@ class TriageEngine:
         self, items: Sequence[FeedbackReceived], now: datetime
     ) -> list[FeedbackTriaged | Quarantined]:
         norms = [normalize(i.text, i.subject) for i in items]
-        preds = self.classifier.predict([n.model_text for n in norms])
+        texts = [n.model_text for n in norms]
+        preds = self.classifier.predict(texts)
+        keys = [(i.channel, i.source_id) for i in items]
+        for observe in self.observers:
+            observe(keys, texts, preds, self.classifier.version)
         custs = [self._customer_key(i) for i in items]
         if self.segments is not None:
             known = self.segments([c for c in custs if c])

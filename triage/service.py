@@ -17,6 +17,7 @@ from core.metrics import DEAD_LETTERS, ERRORS, MESSAGES_OUT, QUARANTINED
 from models import FeedbackReceived, FeedbackTriaged, Quarantined, Topics
 from triage.engine import TriageEngine
 from triage.reload import ModelWatcher
+from triage.shadow import ShadowRunner
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,10 @@ class TriageHandler:
         topics: Topics,
         produce_timeout_s: float = 30.0,
         watcher: ModelWatcher | None = None,
+        shadow: ShadowRunner | None = None,
     ) -> None:
         self._watcher = watcher
+        self._shadow = shadow
         self._engine = engine
         self._producer = producer
         self._topics = topics
@@ -41,9 +44,16 @@ class TriageHandler:
     def on_assigned(self, consumer: KafkaConsumer, partitions: Sequence[TopicPartition]) -> None:
         pass  # committed Kafka offsets are the checkpoint for this stage
 
+    def idle(self) -> None:
+        """Between batches with nothing to do: follow a promoted model anyway."""
+        if self._watcher is not None:
+            self._watcher.maybe_reload()
+
     def handle(self, records: Sequence[ConsumerRecord]) -> None:
         if self._watcher is not None:
             self._watcher.maybe_reload()  # between batches: one batch, one model
+        if self._shadow is not None:
+            self._shadow.discard()  # what a failed attempt at this batch observed
         out: list[Outgoing] = []
         items: list[tuple[ConsumerRecord, FeedbackReceived]] = []
         for r in records:
@@ -88,6 +98,14 @@ class TriageHandler:
         send_all(self._producer, out, self._timeout)
         for o in out:
             MESSAGES_OUT.labels(self.stage, o.topic).inc()
+        if self._shadow is not None:
+            try:
+                self._shadow.flush()
+            except StoreError as exc:
+                # Shadow mode never holds tickets back: its rows for this batch are lost,
+                # counted and logged.
+                ERRORS.labels(self.stage, "ShadowStoreError").inc()
+                log.error("shadow comparison not stored", extra={"error": str(exc)})
 
     def _dlq(self, exc: BaseException, r: ConsumerRecord) -> Outgoing:
         DEAD_LETTERS.labels(self.stage).inc()

@@ -75,28 +75,31 @@ def load_labeled(path: Path) -> list[Example]:
             if not line.strip():
                 continue
             try:
-                d = json.loads(line)
-                industry = str(d.get("industry") or "")
-                out.append(
-                    Example(
-                        d["id"],
-                        d["channel"],
-                        d.get("subject"),
-                        d["text"],
-                        d["type"],
-                        d["priority"],
-                        d["sentiment"],
-                        {str(k): str(v) for k, v in (d.get("labels") or {}).items()},
-                        group=f"{industry}/{d.get('template') or d['id']}",
-                        industry=industry,
-                        p1_family=d.get("p1_family"),
-                        hard_negative=d.get("hard_negative"),
-                        style=str(d.get("style") or ""),
-                    )
-                )
+                out.append(example_of(json.loads(line)))
             except (KeyError, TypeError, json.JSONDecodeError) as exc:
                 raise ValueError(f"{path}:{n}: not a labeled item ({exc})") from exc
     return out
+
+
+def example_of(d: dict[str, Any]) -> Example:
+    """One labeled item (data/GUIDELINES.md schema, also what
+    ``corrections export`` writes); KeyError/TypeError when it is not one."""
+    industry = str(d.get("industry") or "")
+    return Example(
+        d["id"],
+        d["channel"],
+        d.get("subject"),
+        d["text"],
+        d["type"],
+        d["priority"],
+        d["sentiment"],
+        {str(k): str(v) for k, v in (d.get("labels") or {}).items()},
+        group=f"{industry}/{d.get('template') or d['id']}",
+        industry=industry,
+        p1_family=d.get("p1_family"),
+        hard_negative=d.get("hard_negative"),
+        style=str(d.get("style") or ""),
+    )
 
 
 def rows_hash(paths: Sequence[Path]) -> str:
