@@ -2,13 +2,22 @@
 split between them, as the topic's keys split them), one restarted mid-burst;
 and the retention purge."""
 
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
+from prometheus_client import REGISTRY
 
 from config import load_business_rules, load_settings
+from core.kafka import make_consumer
 from models import Customer, FeedbackReceived, FeedbackTriaged
+from sinks.crm.store import CrmStore
+from tests.helpers import kafka_topics
+from tingjian.incidents_tool import print_incidents
+from tingjian.services import sla
 from triage.classifier import KeywordClassifier
 from triage.dedup import Deduplicator
 from triage.dedup_store import PostgresDedupStore
@@ -87,3 +96,54 @@ def test_purge_removes_expired_index_and_burst_rows(fresh_db: str) -> None:
     # 40 days > the 30-day window: gone; 3 hours > twice the incident window: burst row gone
     assert left == ["web_form:b2", "web_form:b3", "web_form:b4"]
     assert bursts == ["web_form:b2", "web_form:b4"]
+
+
+def test_incident_reaches_crm_notifications_and_the_cli(
+    fresh_db: str, kafka_bootstrap: str, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = REGISTRY.get_sample_value("tingjian_incidents_total") or 0.0
+    e = worker(fresh_db)
+    out = e.triage_batch([fb(n) for n in range(1, 7)], T0)
+    assert REGISTRY.get_sample_value("tingjian_incidents_total") == before + 1
+    store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", TZ)
+    store.write_batch(out, "g", {})  # type: ignore[arg-type]
+    store.close()
+    cfg, topics = kafka_topics(kafka_bootstrap, topic_prefix)
+    settings = load_settings(
+        {
+            "postgres": {"dsn": fresh_db},
+            "kafka": {"bootstrap_servers": kafka_bootstrap, "topic_prefix": topic_prefix},
+        }
+    )
+    clock = sla.build(settings, metrics_port=0)
+    try:
+        clock.one_pass()
+        clock.one_pass()  # once only
+    finally:
+        clock.close()
+    consumer = make_consumer(cfg, group_id=f"{topic_prefix}inc", max_poll_records=500)
+    consumer.subscribe([topics.notifications])
+    got: list[dict[str, object]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not got:
+        for batch in consumer.poll(timeout_ms=1000).values():
+            for m in batch:
+                doc = json.loads(m.value)
+                if doc["kind"] == "incident.detected":
+                    got.append(doc)
+        if got:
+            time.sleep(1)  # a second event would have arrived by now
+            for batch in consumer.poll(timeout_ms=1000).values():
+                got += [
+                    json.loads(m.value)
+                    for m in batch
+                    if json.loads(m.value)["kind"] == "incident.detected"
+                ]
+    consumer.close()
+    assert len(got) == 1
+    assert got[0]["members"] == 6 and len(got[0]["tickets"]) == 6  # type: ignore[arg-type]
+    assert "1380000" not in json.dumps(got[0], ensure_ascii=False)
+
+    assert print_incidents(settings, open_only=True) == 0
+    text = capsys.readouterr().out
+    assert "(1 incident)" in text and "闪退" in text and "1380000" not in text
