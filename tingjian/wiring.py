@@ -42,6 +42,7 @@ def build_engine(settings: Settings, *, durable_dedup: bool = True) -> TriageEng
             incident_threshold=t.incident_threshold,
             incident_window_minutes=t.incident_window_minutes,
             incident_p1_count=t.incident_p1_count,
+            hash_key=settings.privacy.hash_key,
         ),
         keywords=keywords,
         segments=PostgresSegments(settings.postgres.dsn) if durable_dedup else None,

@@ -22,17 +22,55 @@ from typing import cast
 import numpy as np
 
 from core.metrics import INCIDENTS
-from core.privacy import mask_text
+from core.privacy import contact_idents, link_key, mask_text
 from models import FeedbackReceived
 from triage.normalize import Normalized
-from triage.ports import BurstEntry, BurstStore, DedupStore, DedupVerdict, IncidentUpdate
+from triage.ports import (
+    BurstEntry,
+    BurstStore,
+    DedupStore,
+    DedupVerdict,
+    IdentityStore,
+    IncidentUpdate,
+)
 from triage.ports import DedupEntry as Row
 from triage.summary import summarize
 
 _NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-_STILL = re.compile(
-    r"(还是没|仍然没|依然没|又一次|再次|第[二三四五六七八九十\d]+次|还没(有)?(解决|处理|修|退|到|回复)|怎么还|到现在还|催一下|跟进一下)"
+# Follow-up cues (issue 9): the customer refers to an earlier contact.
+_CUE = re.compile(
+    r"(还是|依然|仍然|又|再次|第[二三四五六七八九十\d]+次|还没|没人(联系|回|处理|管|跟进)"
+    r"|提交.{0,6}天|至今|到现在|催|跟进|上次|之前|已经(反馈|投诉|提交)|过了|没有进展|^re[:：]"
+    r"|回访|nps|评分|打\d分|\d分)",
+    re.I,
 )
+_PHONE_RAW = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+_REF = re.compile(
+    r"(?<![A-Za-z\d])(?:[A-Z]{1,4}\d{8,}|\d{10,}|[A-Z]{2,4}-\d{4}-\d{3,5})(?![A-Za-z\d])"
+)
+_MODEL = re.compile(r"(?<![A-Za-z\d])[A-Z]{1,4}-?\d{1,5}[A-Z]{0,3}(?![A-Za-z\d-])")
+_AMOUNT = re.compile(r"[¥￥]\s*(\d+(?:\.\d+)?)|(\d+(?:\.\d+)?)\s*(?:元|块)")
+_PROBLEM = frozenset({"bug", "ux", "complaint"})
+
+
+def references(text: str) -> tuple[str, ...]:
+    """Order, waybill, ticket and contract numbers of a text (phones excluded)."""
+    t = _PHONE_RAW.sub(" ", text)
+    return tuple(dict.fromkeys(m.group(0) for m in _REF.finditer(t)))
+
+
+def entities(text: str) -> frozenset[str]:
+    """Hashed entities a reworded follow-up shares: reference numbers, product
+    models and amounts (hashed: an index row carries no readable number)."""
+    t = _PHONE_RAW.sub(" ", text)
+    raw = [f"r:{r}" for r in references(t)]
+    raw += [f"m:{m.group(0).replace('-', '')}" for m in _MODEL.finditer(_REF.sub(" ", t))]
+    raw += [f"$:{float(a or b):g}" for a, b in _AMOUNT.findall(t)]
+    return frozenset(hashlib.sha1(e.encode()).hexdigest()[:12] for e in raw)
+
+
+def family(type_: str) -> str:
+    return "problem" if type_ in _PROBLEM else type_
 
 
 def shingles(text: str, n: int = 2) -> frozenset[str]:
@@ -63,6 +101,15 @@ class MemoryDedupStore:
     by_customer: dict[str, list[Row]] = field(default_factory=dict)
     bursts: dict[str, BurstEntry] = field(default_factory=dict)
     incidents: dict[str, IncidentUpdate] = field(default_factory=dict)
+    links: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+
+    def load_links(self, link_keys: Sequence[str]) -> dict[str, str]:
+        return {k: self.links[k][0] for k in link_keys if k in self.links}
+
+    def save_links(self, links: Sequence[tuple[str, str, datetime]]) -> None:
+        for k, person, seen in links:
+            old = self.links.get(k)
+            self.links[k] = (old[0] if old else person, max(seen, old[1]) if old else seen)
 
     def load(
         self, customer_keys: Sequence[str], source_keys: Sequence[str], since: datetime
@@ -120,7 +167,10 @@ class MemoryDedupStore:
         old = [k for k, b in self.bursts.items() if b.received_at < bursts_before]
         for k in old:
             del self.bursts[k]
-        return len(gone) + len(old)
+        stale = [k for k, (_, seen) in self.links.items() if seen < dedup_before]
+        for k in stale:
+            del self.links[k]
+        return len(gone) + len(old) + len(stale)
 
 
 @dataclass
@@ -140,6 +190,17 @@ class Deduplicator:
     # stream): the topic is keyed by customer, so one burst spans workers.
     bursts: BurstStore | None = None
     purge_every: timedelta = timedelta(minutes=10)
+    # Identity across channels: needs the privacy key (link keys are keyed hashes).
+    hash_key: str = ""
+    identity: IdentityStore | None = None
+    # A repeat's score: text resemblance + these for each signal (chosen on
+    # data/dedup/dev.jsonl only), merged from `repeat_threshold` on.
+    w_entity: float = 0.5
+    w_cue: float = 0.25
+    w_family: float = 0.1
+    repeat_threshold: float = 0.3
+    _person: dict[str, str] = field(default_factory=dict)
+    _links: list[tuple[str, str, datetime]] = field(default_factory=list)
     _by_customer: dict[str, list[Row]] = field(default_factory=dict)
     _seen: dict[str, Row] = field(default_factory=dict)
     _new: list[Row] = field(default_factory=list)
@@ -158,13 +219,16 @@ class Deduplicator:
                 if hasattr(self.store, "load_bursts")
                 else MemoryDedupStore()
             )
+        if self.identity is None and hasattr(self.store, "load_links"):
+            self.identity = cast(IdentityStore, self.store)
 
     def begin_batch(
         self,
         pairs: Sequence[tuple[str | None, FeedbackReceived]],
         texts: Sequence[str] | None = None,
     ) -> None:
-        custs = sorted({c for c, _ in pairs if c})
+        self._person, self._links = self._resolve(pairs) if self.hash_key else ({}, [])
+        custs = sorted({w for c, i in pairs if (w := self._person.get(i.source_key) or c)})
         keys = [i.source_key for _, i in pairs]
         oldest = min((i.received_at for _, i in pairs), default=None)
         self._by_customer, self._seen, self._new = {}, {}, []
@@ -185,6 +249,33 @@ class Deduplicator:
         for b in self.bursts.load_bursts(sorted(bands), keys, oldest - self.incident_window):
             self._remember(b)
 
+    def _resolve(
+        self, pairs: Sequence[tuple[str | None, FeedbackReceived]]
+    ) -> tuple[dict[str, str], list[tuple[str, str, datetime]]]:
+        """Each item's person: the one its contact keys were first seen with
+        (stored links, then earlier items of this batch), else its strongest key."""
+        idents = {
+            i.source_key: [
+                link_key(self.hash_key, x) for x in contact_idents(i, references(i.text))
+            ]
+            for _, i in pairs
+        }
+        assert self.identity is not None
+        known = self.identity.load_links(sorted({k for ks in idents.values() for k in ks}))
+        person: dict[str, str] = {}
+        links: list[tuple[str, str, datetime]] = []
+        for cust, item in pairs:
+            ks = idents[item.source_key]
+            found = next((known[k] for k in ks if k in known), None)
+            who = found or cust
+            if who is None:
+                continue
+            person[item.source_key] = who
+            for k in ks:
+                known.setdefault(k, who)
+                links.append((k, known[k], item.received_at))
+        return person, links
+
     def _remember(self, b: BurstEntry) -> None:
         if b.source_key in self._recent:
             return
@@ -194,6 +285,9 @@ class Deduplicator:
 
     def end_batch(self, now: datetime | None = None) -> None:
         self.store.save(self._new)
+        if self._links and self.identity is not None:
+            self.identity.save_links(self._links)
+            self._links = []
         assert self.bursts is not None
         if self._new_bursts or self._incidents:
             created = self.bursts.save_bursts(self._new_bursts, list(self._incidents.values()))
@@ -229,27 +323,38 @@ class Deduplicator:
         if type_ in self.incident_types:
             inc_key, inc_size = self._burst(item, cust_key or key, sig, norm.text)
         incident = inc_key is not None
+        cust_key = self._person.get(key) or cust_key
         if not cust_key:
             p1 = inc_size >= self.incident_p1_count
             return DedupVerdict(None, 0, incident, inc_key, inc_size, p1)  # never merged
+        ents = entities(norm.text)
+        cue = bool(_CUE.search(norm.text) or item.channel == "survey" or "nps" in item.metadata)
         entries = [
             e
             for e in self._by_customer.get(cust_key, [])
             if timedelta(0) <= at - e.received_at <= self.window
         ]
-        best: Row | None = None
-        best_sim = 0.0
-        for e in entries:
-            sim = 1.0 if e.digest == digest else resemblance(sig, e.shingles)
-            if sim > best_sim:
-                best, best_sim = e, sim
         root: str | None = None
-        if best is not None and best_sim >= self.similarity:
-            root = best.root_key
-        elif entries and _STILL.search(norm.text):
-            # "still not fixed", in other words: a follow-up on the latest issue
-            same_type = [e for e in entries if e.type == type_] or entries
-            root = same_type[-1].root_key
+        reasons: tuple[str, ...] = ()
+        best_score = 0.0
+        for e in entries:
+            if e.digest == digest:
+                score, why = 2.0, ["same_text"]
+            else:
+                sim = resemblance(sig, e.shingles)
+                score, why = sim, [f"text:{sim:.2f}"]
+                if ents & e.entities:
+                    score += self.w_entity
+                    why.append("entity")
+                if cue:
+                    score += self.w_cue
+                    why.append("follow_up")
+                if family(e.type) == family(type_):
+                    score += self.w_family
+                    why.append("type")
+            # ties go to the latest item: a follow-up refers to the last contact
+            if score >= self.repeat_threshold and score >= best_score:
+                root, reasons, best_score = e.root_key, tuple(why), score
         repeat = 0
         if root:
             repeat = 1 + sum(
@@ -257,12 +362,12 @@ class Deduplicator:
                 for e in self._by_customer.get(cust_key, [])
                 if e.root_key == root and e.source_key != root
             )
-        row = Row(key, cust_key, root or key, at, digest, sig, type_, repeat, incident)
+        row = Row(key, cust_key, root or key, at, digest, sig, type_, repeat, incident, ents)
         self._by_customer.setdefault(cust_key, []).append(row)
         self._seen[key] = row
         self._new.append(row)
         p1 = inc_size >= self.incident_p1_count
-        return DedupVerdict(root, repeat, incident, inc_key, inc_size, p1)
+        return DedupVerdict(root, repeat, incident, inc_key, inc_size, p1, reasons)
 
     def _burst(
         self, item: FeedbackReceived, who: str, sig: frozenset[str], text: str
@@ -339,6 +444,7 @@ def build_deduplicator(
     incident_threshold: int,
     incident_window_minutes: int,
     incident_p1_count: int = 10,
+    hash_key: str = "",
 ) -> Deduplicator:
     return Deduplicator(
         store=store,
@@ -346,4 +452,5 @@ def build_deduplicator(
         incident_threshold=incident_threshold,
         incident_window=timedelta(minutes=incident_window_minutes),
         incident_p1_count=incident_p1_count,
+        hash_key=hash_key,
     )

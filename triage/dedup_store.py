@@ -28,7 +28,7 @@ class PostgresDedupStore:
                 self._c()
                 .execute(
                     "SELECT source_key, customer_key, root_key, received_at, digest, shingles, type,"
-                    " repeat_count, incident FROM dedup_entries"
+                    " repeat_count, incident, entities FROM dedup_entries"
                     " WHERE (customer_key = ANY(%s) AND received_at >= %s) OR source_key = ANY(%s)"
                     " ORDER BY received_at, source_key",
                     (list(customer_keys), since, list(source_keys)),
@@ -37,7 +37,10 @@ class PostgresDedupStore:
             )
         except psycopg.Error as exc:
             raise StoreError(f"dedup lookup failed: {exc}") from exc
-        return [Row(r[0], r[1], r[2], r[3], r[4], frozenset(r[5]), r[6], r[7], r[8]) for r in rows]
+        return [
+            Row(r[0], r[1], r[2], r[3], r[4], frozenset(r[5]), r[6], r[7], r[8], frozenset(r[9]))
+            for r in rows
+        ]
 
     def save(self, rows: Sequence[Row]) -> None:
         if not rows:
@@ -47,7 +50,8 @@ class PostgresDedupStore:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dedup_entries (source_key, customer_key, root_key, received_at, digest,"
-                    " shingles, type, repeat_count, incident) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                    " shingles, type, repeat_count, incident, entities)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                     " ON CONFLICT (source_key) DO NOTHING",
                     [
                         (
@@ -60,12 +64,46 @@ class PostgresDedupStore:
                             r.type,
                             r.repeat_count,
                             r.incident,
+                            sorted(r.entities),
                         )
                         for r in rows
                     ],
                 )
         except psycopg.Error as exc:
             raise StoreError(f"dedup save failed: {exc}") from exc
+
+    def load_links(self, link_keys: Sequence[str]) -> dict[str, str]:
+        if not link_keys:
+            return {}
+        try:
+            rows = (
+                self._c()
+                .execute(
+                    "SELECT link_key, person_key FROM identity_links WHERE link_key = ANY(%s)",
+                    (list(link_keys),),
+                )
+                .fetchall()
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"identity lookup failed: {exc}") from exc
+        return {r[0]: r[1] for r in rows}
+
+    def save_links(self, links: Sequence[tuple[str, str, datetime]]) -> None:
+        """First writer wins the person (concurrent workers agree on it); a
+        later sighting only moves last_seen, which retention reads."""
+        if not links:
+            return
+        try:
+            conn = self._c()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO identity_links AS l (link_key, person_key, last_seen)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (link_key) DO UPDATE"
+                    " SET last_seen = GREATEST(l.last_seen, EXCLUDED.last_seen)",
+                    sorted(links),
+                )
+        except psycopg.Error as exc:
+            raise StoreError(f"identity save failed: {exc}") from exc
 
     def load_bursts(
         self, bands: Sequence[str], source_keys: Sequence[str], since: datetime
@@ -155,6 +193,9 @@ class PostgresDedupStore:
                 ).rowcount
                 b = conn.execute(
                     "DELETE FROM incident_bursts WHERE received_at < %s", (bursts_before,)
+                ).rowcount
+                b += conn.execute(
+                    "DELETE FROM identity_links WHERE last_seen < %s", (dedup_before,)
                 ).rowcount
         except psycopg.Error as exc:
             raise StoreError(f"dedup purge failed: {exc}") from exc

@@ -24,6 +24,7 @@ class DedupVerdict:
     incident_key: str | None = None
     incident_size: int = 0
     incident_p1: bool = False  # past the configured count: P1
+    merge_reasons: tuple[str, ...] = ()  # the signals that made it a repeat
 
 
 class DedupEntry(NamedTuple):
@@ -38,6 +39,7 @@ class DedupEntry(NamedTuple):
     type: str
     repeat_count: int
     incident: bool
+    entities: frozenset[str] = frozenset()  # hashed reference numbers, models, amounts
 
 
 class DedupStore(Protocol):
@@ -46,6 +48,14 @@ class DedupStore(Protocol):
     ) -> list[DedupEntry]: ...
 
     def save(self, rows: Sequence[DedupEntry]) -> None: ...
+
+
+class IdentityStore(Protocol):
+    """Contact link keys -> the person key they were first seen with."""
+
+    def load_links(self, link_keys: Sequence[str]) -> dict[str, str]: ...
+
+    def save_links(self, links: Sequence[tuple[str, str, datetime]]) -> None: ...
 
 
 class BurstEntry(NamedTuple):
