@@ -208,6 +208,7 @@ class TriageEngine:
             signals=signals,
             duplicate_of=verdict.duplicate_of,
             repeat_count=verdict.repeat_count,
+            merge_reasons=verdict.merge_reasons,
             incident=verdict.incident,
             customer_key=cust,
             entities=norm.entities,
