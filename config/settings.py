@@ -65,6 +65,8 @@ class TriageSettings(ConsumerSettings):
     dedup_window_days: int = Field(ge=0, le=3650)
     incident_threshold: int = Field(ge=2)
     incident_window_minutes: int = Field(ge=1)
+    # An incident with this many customers within the window is P1.
+    incident_p1_count: int = Field(default=10, ge=2)
     heads: list[str] = Field(default_factory=lambda: ["type", "priority", "sentiment"])
     # The model registry (tingjian model list|promote|rollback); promote
     # materialises the live version at model_path, which the workers follow.

@@ -47,6 +47,7 @@ CONSUMER_LAG = Gauge(
     "tingjian_consumer_lag", "Messages not yet consumed, summed over partitions", ["stage"]
 )
 TICKETS = Counter("tingjian_tickets_total", "Tickets written to the CRM store", ["outcome"])
+INCIDENTS = Counter("tingjian_incidents_total", "Incidents detected (bursts of one problem)")
 QUARANTINED = Counter("tingjian_quarantined_total", "Items quarantined", ["reason"])
 # connector: a Connector kind; outcome: a fixed vocabulary
 # (received, produced, duplicate, auto_reply, bounce, bulk, rejected_<reason>).

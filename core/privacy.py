@@ -128,3 +128,32 @@ def partition_key(item: FeedbackReceived, hash_key: str) -> bytes:
     """Kafka key of an item: same customer -> same partition, so one triage
     worker sees all their items; an anonymous item is keyed by its source."""
     return (customer_key_of(item, hash_key) or item.source_key).encode()
+
+
+_TEXT_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d[- ]?\d{4}[- ]?\d{4}(?!\d)")
+
+
+def link_key(hash_key: str, ident: str) -> str:
+    """Keyed hash of any contact identifier (``p:``/``e:``/``a:`` as in
+    customer_key, ``n:`` name plus order number): the same scheme, so a phone's
+    link key is that phone's customer key."""
+    return hmac.new(hash_key.encode(), ident.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def contact_idents(item: FeedbackReceived, refs: tuple[str, ...] = ()) -> list[str]:
+    """The identifiers an item gives, strongest first: its phone, email and
+    account, phones written in its text, and its name with each reference
+    number (a common name alone never identifies anyone)."""
+    c = item.customer
+    out: list[str] = []
+    if c.phone and normalize_phone(c.phone):
+        out.append("p:" + normalize_phone(c.phone))
+    if c.email and "@" in c.email:
+        out.append("e:" + c.email.strip().lower())
+    if c.account and c.account.strip():
+        out.append("a:" + c.account.strip())
+    for m in _TEXT_PHONE.finditer(item.text):
+        out.append("p:" + normalize_phone(m.group(0)))
+    if c.name and c.name.strip():
+        out += [f"n:{c.name.strip()}|{r}" for r in refs]
+    return list(dict.fromkeys(out))

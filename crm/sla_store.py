@@ -155,6 +155,46 @@ class SlaLedger:
                 )
             )
 
+    def pending_incidents(self, limit: int = 100) -> list[tuple[str, bytes, bytes]]:
+        """Incidents triage found that the CRM was not told of yet (table
+        ``incidents``, ``notified_at`` NULL): (key, Kafka key, JSON value).
+        The summary is masked by triage; member tickets by number only."""
+        rows = self._run(
+            lambda c: c.execute(
+                "SELECT i.incident_key, i.first_seen, i.last_seen, i.member_count, i.summary, i.p1,"
+                " ARRAY(SELECT DISTINCT t.ticket_no FROM ticket_feedback f"
+                " JOIN tickets t ON t.id = f.ticket_id"
+                " WHERE f.channel || ':' || f.source_id = ANY(i.member_keys) ORDER BY 1)"
+                " FROM incidents i WHERE i.notified_at IS NULL ORDER BY i.created_at LIMIT %s",
+                (limit,),
+            ).fetchall()
+        )
+        out = []
+        for r in rows:
+            doc: dict[str, Any] = {
+                "kind": "incident.detected",
+                "idempotency_key": f"incident:{r[0]}",
+                "priority": "P1" if r[5] else "P2",
+                "members": r[3],
+                "tickets": list(r[6]),
+                "summary": mask_text(r[4]),
+                "first_seen": r[1].isoformat(),
+                "at": r[2].isoformat(),
+            }
+            out.append(
+                (str(r[0]), str(r[0]).encode(), json.dumps(doc, ensure_ascii=False).encode())
+            )
+        return out
+
+    def mark_incidents_notified(self, keys: Sequence[str]) -> None:
+        if keys:
+            self._run(
+                lambda c: c.execute(
+                    "UPDATE incidents SET notified_at = now() WHERE incident_key = ANY(%s)",
+                    (list(keys),),
+                )
+            )
+
     def _run(self, fn: Any) -> Any:
         try:
             return self._pg.transact(fn)

@@ -102,6 +102,8 @@ class Triage(Contract):
     signals: tuple[str, ...] = ()
     duplicate_of: str | None = None  # source key (channel:source_id) of the ticket merged into
     repeat_count: int = Field(default=0, ge=0)
+    # Why it is a repeat (the dedup signals), so an agent can undo a merge.
+    merge_reasons: tuple[str, ...] = ()
     incident: bool = False
     customer_key: str | None = None  # keyed hash of the customer's contact, never the contact
     entities: dict[str, tuple[str, ...]] = Field(default_factory=dict)

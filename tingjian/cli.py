@@ -260,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=20, metavar="N", help="how many tickets (default 20)"
     )
 
+    inc = sub.add_parser("incidents", help="incidents (bursts of one problem), masked")
+    _common(inc)
+    inc.add_argument("--open", action="store_true", help="only those seen within the window")
+
     model = sub.add_parser("model", help="triage model bundle").add_subparsers(
         dest="modelcmd", required=True, metavar="ACTION"
     )
@@ -501,6 +505,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
         from tingjian.tools import print_tickets
 
         return print_tickets(settings, ns.limit)
+    if ns.cmd == "incidents":
+        from tingjian.incidents_tool import print_incidents
+
+        return print_incidents(settings, ns.open)
     raise AssertionError(f"unhandled command {ns.cmd}")
 
 

@@ -41,6 +41,8 @@ def build_engine(settings: Settings, *, durable_dedup: bool = True) -> TriageEng
             window_days=t.dedup_window_days,
             incident_threshold=t.incident_threshold,
             incident_window_minutes=t.incident_window_minutes,
+            incident_p1_count=t.incident_p1_count,
+            hash_key=settings.privacy.hash_key,
         ),
         keywords=keywords,
         segments=PostgresSegments(settings.postgres.dsn) if durable_dedup else None,

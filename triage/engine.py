@@ -83,13 +83,15 @@ class TriageEngine:
                 for i, c in zip(items, custs, strict=True)
             ]
         if self.dedup:
-            self.dedup.begin_batch(list(zip(custs, items, strict=True)))
+            self.dedup.begin_batch(
+                list(zip(custs, items, strict=True)), [n.model_text for n in norms]
+            )
         out = [
             self._decide(i, n, p, c, now)
             for i, n, p, c in zip(items, norms, preds, custs, strict=True)
         ]
         if self.dedup:
-            self.dedup.end_batch()
+            self.dedup.end_batch(now)
         return out
 
     def _customer_key(self, item: FeedbackReceived) -> str | None:
@@ -162,7 +164,10 @@ class TriageEngine:
         if item.customer.segment == "高价值客户" and priority != "P1":
             priority = raise_priority(priority)
             escalations.append("segment:高价值客户")
-        if verdict.incident and priority not in ("P1",):
+        if verdict.incident_p1 and priority != "P1":
+            priority = "P1"
+            escalations.append(f"incident:burst>={verdict.incident_size}")
+        elif verdict.incident and priority not in ("P1",):
             priority = raise_priority(priority)
             escalations.append("incident:burst")
         retention = _is_retention(item)
@@ -216,6 +221,7 @@ class TriageEngine:
             signals=signals,
             duplicate_of=verdict.duplicate_of,
             repeat_count=verdict.repeat_count,
+            merge_reasons=verdict.merge_reasons,
             incident=verdict.incident,
             customer_key=cust,
             entities=norm.entities,

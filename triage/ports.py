@@ -20,6 +20,11 @@ class DedupVerdict:
     duplicate_of: str | None  # source key of the earlier item this one merges into
     repeat_count: int
     incident: bool
+    # The incident this item belongs to (key of its first member) and its size.
+    incident_key: str | None = None
+    incident_size: int = 0
+    incident_p1: bool = False  # past the configured count: P1
+    merge_reasons: tuple[str, ...] = ()  # the signals that made it a repeat
 
 
 class DedupEntry(NamedTuple):
@@ -34,6 +39,7 @@ class DedupEntry(NamedTuple):
     type: str
     repeat_count: int
     incident: bool
+    entities: frozenset[str] = frozenset()  # hashed reference numbers, models, amounts
 
 
 class DedupStore(Protocol):
@@ -44,10 +50,56 @@ class DedupStore(Protocol):
     def save(self, rows: Sequence[DedupEntry]) -> None: ...
 
 
-class Deduplicator(Protocol):
-    def begin_batch(self, pairs: Sequence[tuple[str | None, FeedbackReceived]]) -> None: ...
+class IdentityStore(Protocol):
+    """Contact link keys -> the person key they were first seen with."""
 
-    def end_batch(self) -> None: ...
+    def load_links(self, link_keys: Sequence[str]) -> dict[str, str]: ...
+
+    def save_links(self, links: Sequence[tuple[str, str, datetime]]) -> None: ...
+
+
+class BurstEntry(NamedTuple):
+    """A recent problem item, for incident detection (table ``incident_bursts``)."""
+
+    source_key: str
+    who: str
+    received_at: datetime
+    bands: tuple[str, ...]
+    shingles: frozenset[str]
+    incident_key: str | None
+
+
+class IncidentUpdate(NamedTuple):
+    """What one batch saw of an incident; upserted into ``incidents``."""
+
+    incident_key: str
+    first_seen: datetime
+    last_seen: datetime
+    member_keys: tuple[str, ...]
+    summary: str  # masked
+    p1: bool
+
+
+class BurstStore(Protocol):
+    def load_bursts(
+        self, bands: Sequence[str], source_keys: Sequence[str], since: datetime
+    ) -> list[BurstEntry]: ...
+
+    def save_bursts(
+        self, rows: Sequence[BurstEntry], incidents: Sequence[IncidentUpdate]
+    ) -> int: ...  # how many incidents are new
+
+    def purge(self, dedup_before: datetime, bursts_before: datetime) -> int: ...
+
+
+class Deduplicator(Protocol):
+    def begin_batch(
+        self,
+        pairs: Sequence[tuple[str | None, FeedbackReceived]],
+        texts: Sequence[str] | None = None,
+    ) -> None: ...
+
+    def end_batch(self, now: datetime | None = None) -> None: ...
 
     def check(
         self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str

@@ -20,6 +20,8 @@ others may only read what this list says):
 | ``ticket_sequences`` | core/store/numbering | | per-day sequence of 反馈编号 |
 | ``assigned_numbers`` | core/store/numbering | | numbers already told to a customer, by item |
 | ``dedup_entries`` | triage | | the duplicate index (SPEC §9), keyed hashes only |
+| ``incident_bursts`` | triage | | recent problem items by MinHash band: burst state shared by every worker |
+| ``incidents`` | triage | crm, tingjian incidents | one row per incident: first/last seen, members, masked summary, P1; ``notified_at`` NULL = event not relayed |
 | ``ingest_checkpoints`` | ingest | | connector cursors (IMAP UID, social cursors) |
 | ``ingest_seen`` | ingest | | keys of items a connector already produced |
 | ``schema_migrations`` | core/store/schema | every service at start | applied migrations |

@@ -15,6 +15,9 @@ from core.store.numbering import day_prefix_length, next_number
 from models import FeedbackTriaged, Ticket
 from models.vocabulary import INITIAL_STATE
 
+# Lifecycle states of a closed ticket (crm/sla.py CLOSED): a repeat is not merged there.
+_CLOSED = ("已完成", "已归档")
+
 
 class CrmStore:
     def __init__(self, dsn: str, ticket_number_format: str, timezone: ZoneInfo) -> None:
@@ -91,13 +94,17 @@ class CrmStore:
         if tr.duplicate_of:
             ch, _, sid = tr.duplicate_of.partition(":")
             cur.execute(
-                "SELECT ticket_id FROM ticket_feedback WHERE channel = %s AND source_id = %s",
+                "SELECT f.ticket_id, t.state FROM ticket_feedback f"
+                " JOIN tickets t ON t.id = f.ticket_id WHERE f.channel = %s AND f.source_id = %s",
                 (ch, sid),
             )
             row = cur.fetchone()
-            if row:
+            if row and row[1] not in _CLOSED:
                 self._merge(cur, int(row[0]), item)
                 return "merged"
+            if row:  # a repeat of a closed ticket: a new ticket related to it
+                self._create(cur, item, related_to=int(row[0]))
+                return "created"
             # The original never reached the store (quarantined, say): open a ticket.
         self._create(cur, item)
         return "created"
@@ -105,9 +112,17 @@ class CrmStore:
     def _merge(self, cur: psycopg.Cursor, ticket_id: int, item: FeedbackTriaged) -> None:
         fb, tr = item.feedback, item.triage
         cur.execute(
-            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged, feedback_no)"
-            " VALUES (%s, %s, %s, %s, %s, true, %s)",
-            (ticket_id, fb.channel, fb.source_id, fb.received_at, fb.text, fb.feedback_no),
+            "INSERT INTO ticket_feedback (ticket_id, channel, source_id, received_at, content, merged,"
+            " feedback_no, merge_reasons) VALUES (%s, %s, %s, %s, %s, true, %s, %s)",
+            (
+                ticket_id,
+                fb.channel,
+                fb.source_id,
+                fb.received_at,
+                fb.text,
+                fb.feedback_no,
+                list(tr.merge_reasons),
+            ),
         )
         # Keep the more urgent priority and its deadlines; count the repeat.
         cur.execute(
@@ -138,7 +153,9 @@ class CrmStore:
             (f"merged duplicate {fb.channel}:{fb.source_id}", ticket_id),
         )
 
-    def _create(self, cur: psycopg.Cursor, item: FeedbackTriaged) -> None:
+    def _create(
+        self, cur: psycopg.Cursor, item: FeedbackTriaged, related_to: int | None = None
+    ) -> None:
         fb, tr = item.feedback, item.triage
         ticket_no = fb.feedback_no or next_number(
             cur, self._fmt, fb.received_at.astimezone(self._tz).date()
@@ -208,6 +225,11 @@ class CrmStore:
             " VALUES (%s, 'tingjian-sink', NULL, %s, %s)",
             (ticket_id, INITIAL_STATE, f"registered from {fb.channel}"),
         )
+        if related_to is not None:
+            cur.execute(
+                "UPDATE tickets SET related_to = %s, repeat_count = %s WHERE id = %s",
+                (related_to, tr.repeat_count, ticket_id),
+            )
 
     # -- reads -------------------------------------------------------------------
 

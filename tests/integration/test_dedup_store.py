@@ -77,3 +77,34 @@ def test_tickets_read_back_as_the_ticket_contract(fresh_db: str) -> None:
     assert t.source_id == "r1" and t.repeat_count == 1
     assert t.merged_source_ids == ("email:r2",)
     assert t.customer_phone == "13800000009" and t.state == "新建"
+
+
+def test_repeat_of_a_closed_ticket_opens_a_related_one_with_reasons(fresh_db: str) -> None:
+    store = CrmStore(fresh_db, "CRM{date:%Y%m%d}{seq:04d}", TZ)
+    first = engine(fresh_db).triage_batch(
+        [fb("c1", "发票一直开不出来，提示税号错误", "13800000009")], T0
+    )
+    second = engine(fresh_db).triage_batch(
+        [fb("c2", "发票还是开不出来，一直提示税号错误", "13800000009")], T0
+    )
+    assert second[0].triage.merge_reasons  # type: ignore[union-attr]
+    store.write_batch(first, "g", {})  # type: ignore[arg-type]
+    with psycopg.connect(fresh_db) as c:
+        c.execute("UPDATE tickets SET state = '已完成'")
+    assert store.write_batch(second, "g", {}) == (1, 0, 0)  # type: ignore[arg-type]
+    third = engine(fresh_db).triage_batch(
+        [fb("c3", "税号错误发票开不出来的问题还没解决", "13800000009")], T0
+    )
+    store.write_batch(third, "g", {})  # type: ignore[arg-type]
+    store.close()
+    with psycopg.connect(fresh_db) as c:
+        rows = c.execute(
+            "SELECT source_id, related_to IS NOT NULL, repeat_count FROM tickets ORDER BY id"
+        ).fetchall()
+        reasons = c.execute(
+            "SELECT merge_reasons FROM ticket_feedback WHERE source_id = 'c3'"
+        ).fetchone()
+    # c2 repeats a closed ticket: new, related, counted; c3 (root c1 closed) also a new related one
+    assert rows[0] == ("c1", False, 0) and rows[1] == ("c2", True, 1)
+    assert rows[2][1] and rows[2][2] == 2
+    assert reasons is not None

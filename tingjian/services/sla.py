@@ -58,6 +58,14 @@ class SlaWatchService:
                 self.settings.web.produce_timeout_s,
             )
             self.ledger.mark_notified([i for i, _, _ in pending])
+        incidents = self.ledger.pending_incidents()
+        if incidents:
+            send_all(
+                self.producer.get(),
+                [Outgoing(self.topics.notifications, k, v) for _, k, v in incidents],
+                self.settings.web.produce_timeout_s,
+            )
+            self.ledger.mark_incidents_notified([i for i, _, _ in incidents])
         last, events = self.ledger.pending_events()
         if last is not None:
             send_all(
