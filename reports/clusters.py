@@ -6,6 +6,7 @@ same centroids, so a cluster's change is like for like. Pure (no I/O)."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,19 @@ import rjieba
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from core.privacy import mask_text
+from core.privacy import mask_account, mask_text
+
+# core.privacy.mask_text leaves "账号 wx_canary_8888" as it is (found by the
+# canary test): anything shaped like an account id (letters and digits, 6+)
+# is masked here too before it can become an example or a label term.
+_ID_LIKE = re.compile(
+    r"(?<![A-Za-z0-9_])(?=[A-Za-z0-9_]*\d)(?=[A-Za-z0-9_]*[A-Za-z_])[A-Za-z0-9_]{6,64}"
+)
+
+
+def _mask(text: str) -> str:
+    return _ID_LIKE.sub(lambda m: mask_account(m.group(0)), mask_text(text))
+
 
 # Words that say nothing about the issue.
 _STOP_WORDS = (
@@ -61,7 +74,8 @@ def top_clusters(
 ) -> list[Cluster]:
     """The ``top`` largest clusters of ``current`` summaries. Shares are of all
     summaries of the period (a uniform sample of ``sample`` is clustered)."""
-    cur = _sample(current, sample, seed)
+    # Masked before tokenising: a label's terms come from the text too.
+    cur = [_mask(s) for s in _sample(current, sample, seed)]
     if len(cur) < 2:
         return []
     vec = TfidfVectorizer(tokenizer=_tokens, lowercase=False, token_pattern=None, min_df=1)
@@ -75,7 +89,7 @@ def top_clusters(
     km = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=2048)
     assign = km.fit_predict(x)
     terms = np.array(vec.get_feature_names_out())
-    prev = _sample(previous, sample, seed)
+    prev = [_mask(s) for s in _sample(previous, sample, seed)]
     prev_assign = km.predict(vec.transform(prev)) if prev else np.array([], dtype=int)
     sizes = np.bincount(assign, minlength=k)
     prev_sizes = np.bincount(prev_assign, minlength=k) if len(prev) else np.zeros(k, dtype=int)
@@ -89,7 +103,7 @@ def top_clusters(
         closest = members[np.argsort(dist[members, c], kind="stable")]
         seen: list[str] = []
         for i in closest:
-            s = mask_text(cur[i])
+            s = cur[i]
             if s not in seen:
                 seen.append(s)
             if len(seen) == examples:

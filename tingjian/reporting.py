@@ -19,7 +19,7 @@ FORMATS = ("html", "md", "xlsx")
 def add_parsers(sub: Any, common: Any) -> None:
     add_common = common  # the CLI's connection flags (--dsn ...)
     rep = sub.add_parser("report", help="复盘: weekly or monthly report (HTML, Markdown, Excel)")
-    rep.add_argument("kind", choices=["weekly", "monthly"])
+    rep.add_argument("kind", choices=["weekly", "monthly"], help="weekly or monthly")
     rep.add_argument(
         "--period",
         default=None,
@@ -27,15 +27,17 @@ def add_parsers(sub: Any, common: Any) -> None:
         help="default: the last complete week or month",
     )
     rep.add_argument("--department", default=None, metavar="D", help="one department only")
-    rep.add_argument("--out", default=".run/reports", metavar="DIR")
-    rep.add_argument("--format", default="html,md,xlsx", metavar="html,md,xlsx")
+    rep.add_argument("--out", default=".run/reports", metavar="DIR", help="default .run/reports")
+    rep.add_argument(
+        "--format", default="html,md,xlsx", metavar="LIST", help="comma list of html, md, xlsx"
+    )
     add_common(rep)
     demo = sub.add_parser("demo", help="demo data").add_subparsers(
         dest="democmd", required=True, metavar="ACTION"
     )
     ds = demo.add_parser("seed", help="write realistic demo tickets into a database (--dsn)")
-    ds.add_argument("--weeks", type=int, default=12, metavar="N")
-    ds.add_argument("--per-week", type=int, default=400, metavar="N")
+    ds.add_argument("--weeks", type=int, default=12, metavar="N", help="weeks back from now")
+    ds.add_argument("--per-week", type=int, default=400, metavar="N", help="tickets a week")
     ds.add_argument(
         "--yes-default-store",
         action="store_true",
