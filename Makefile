@@ -43,12 +43,15 @@ status:
 	scripts/services.sh status; scripts/pipeline.sh status
 
 ## Start the services and every pipeline process, feed examples/, print tickets.
+DEMO_DSN ?= postgresql://tingjian:tingjian@127.0.0.1:15432/tingjian_demo
 run: install services $(MODEL)
 	scripts/pipeline.sh start
 	$(BIN)/tingjian feed examples/feedback.jsonl
 	scripts/pipeline.sh wait-tickets $$(grep -c . examples/feedback.jsonl)
 	$(BIN)/tingjian tickets --limit 50
 	scripts/pipeline.sh console
+	$(BIN)/tingjian demo seed --weeks 12 --dsn $(DEMO_DSN)
+	@echo "report: $$($(BIN)/tingjian report weekly --dsn $(DEMO_DSN) 2>/dev/null | head -1)"
 
 ## Stop the pipeline processes and the services.
 stop:

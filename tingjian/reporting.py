@@ -113,6 +113,13 @@ def demo_seed(ns: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("--weeks and --per-week must be at least 1")
     if ensure_database(dsn):
         print(f"demo: created database {dsn.rpartition('/')[2]}", file=sys.stderr)
+    import psycopg
+
+    with psycopg.connect(dsn) as c:
+        have = c.execute("SELECT count(*) FROM tickets").fetchone()
+    if have and have[0]:  # make run again: keep the demo as it is
+        print(f"demo: {have[0]} tickets already in {dsn.rpartition('@')[2]}, nothing written")
+        return 0
     bar = _Progress("demo seed", 0)
 
     def shown(done: int, total: int) -> None:
