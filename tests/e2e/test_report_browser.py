@@ -26,7 +26,11 @@ SECTIONS = (
 )
 
 
-def test_report_renders_in_chromium(fresh_db: str, tmp_path: Path, browser: object) -> None:
+def test_report_renders_in_chromium(
+    fresh_db: str,
+    tmp_path: Path,
+    browser: object,  # noqa: F811
+) -> None:
     _insert(fresh_db, CURRENT + PREVIOUS)
     build(fresh_db, tmp_path, "--format", "html")
     page = browser.new_page()  # type: ignore[attr-defined]
