@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MODEL := .run/models/triage.bundle
 
 
-.PHONY: system-deps install services stop status run test unit model eval bench lint clean
+.PHONY: system-deps install services stop status run test unit model eval bench bench-report lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,9 @@ eval: install
 	$(BIN)/tingjian eval
 
 ## Triage throughput on one core.
+bench-report: install services
+	$(BIN)/python -m bench.report_bench
+
 bench: install $(MODEL)
 	OMP_NUM_THREADS=1 taskset -c 0 $(BIN)/python -m bench.triage_bench
 
