@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MODEL := .run/models/triage.bundle
 
 
-.PHONY: system-deps install services stop status run test unit model eval bench lint clean
+.PHONY: system-deps install services stop status run test unit model eval bench bench-report lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,9 @@ eval: install
 	$(BIN)/tingjian eval
 
 ## Triage throughput on one core.
+bench-report: install services
+	$(BIN)/python -m bench.report_bench
+
 bench: install $(MODEL)
 	OMP_NUM_THREADS=1 taskset -c 0 $(BIN)/python -m bench.triage_bench
 
@@ -43,12 +46,15 @@ status:
 	scripts/services.sh status; scripts/pipeline.sh status
 
 ## Start the services and every pipeline process, feed examples/, print tickets.
+DEMO_DSN ?= postgresql://tingjian:tingjian@127.0.0.1:15432/tingjian_demo
 run: install services $(MODEL)
 	scripts/pipeline.sh start
 	$(BIN)/tingjian feed examples/feedback.jsonl
 	scripts/pipeline.sh wait-tickets $$(grep -c . examples/feedback.jsonl)
 	$(BIN)/tingjian tickets --limit 50
 	scripts/pipeline.sh console
+	$(BIN)/tingjian demo seed --weeks 12 --dsn $(DEMO_DSN)
+	@echo "report: $$($(BIN)/tingjian report weekly --dsn $(DEMO_DSN) 2>/dev/null | head -1)"
 
 ## Stop the pipeline processes and the services.
 stop:

@@ -183,6 +183,17 @@ class SocialSourceSettings(Section):
     mapping: GenericMapping = GenericMapping()
 
 
+class ReportSettings(Section):
+    """复盘 reports (reports/): what counts as a spike and how recurring issues are grouped."""
+
+    spike_rise: float = Field(default=0.5, gt=0)  # relative rise vs the previous period
+    spike_min_count: int = Field(default=5, ge=1)  # so that 2 -> 3 is not a spike
+    top_clusters: int = Field(default=5, ge=1, le=20)
+    cluster_sample: int = Field(default=20_000, ge=100)  # summaries clustered per period
+    trend_weeks: int = Field(default=8, ge=2, le=52)
+    examples_per_cluster: int = Field(default=3, ge=1, le=5)
+
+
 class MetricsSettings(Section):
     host: str
 
@@ -252,6 +263,7 @@ class Settings(BaseSettings):
     webhook: WebhookSinkSettings = Field(default_factory=WebhookSinkSettings)
     email: EmailSettings
     social: dict[str, SocialSourceSettings] = Field(default_factory=dict)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     metrics: MetricsSettings
     business: BusinessSettings
     privacy: PrivacySettings

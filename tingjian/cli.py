@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(topics.add_parser("create", help="create the pipeline's topics if missing"))
 
+    from tingjian import reporting
+
+    reporting.add_parsers(sub, _common)
+
     tickets = sub.add_parser("tickets", help="print recent tickets as a table (contacts masked)")
     _common(tickets)
     tickets.add_argument(
@@ -420,6 +424,10 @@ def _dispatch(ns: argparse.Namespace, settings: Settings) -> int:
     from tingjian import runner
 
     service: runner.Service | None = None
+    if ns.cmd in ("report", "demo"):
+        from tingjian import reporting
+
+        return reporting.dispatch(ns, settings)
     if ns.cmd == "corrections":
         from tingjian.tools import export_corrections
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"models", "core", "config", "ingest", "triage", "sinks", "crm", "tingjian"}
+OURS = {"models", "core", "config", "ingest", "triage", "sinks", "crm", "reports", "tingjian"}
 ALLOWED = {
     "models": {"models"},
     "core": {"core", "models"},
@@ -25,6 +25,7 @@ ALLOWED = {
     "triage": {"triage", "core", "config", "models"},
     "sinks": {"sinks", "core", "config", "models"},
     "crm": {"crm", "core", "config", "models"},
+    "reports": {"reports", "core", "config", "models"},
     "tingjian": OURS,
 }
 

@@ -66,3 +66,30 @@ def test_kafka_image_matches_the_pinned_broker() -> None:
     pom = (ROOT / "scripts/kafka/pom.xml").read_text(encoding="utf-8")
     version = re.search(r"<kafka.version>(.+)</kafka.version>", pom).group(1)
     assert COMPOSE["services"]["kafka"]["image"] == f"apache/kafka:{version}"
+
+
+def test_monitoring_scrapes_the_services_and_charts_real_metrics() -> None:
+    services = COMPOSE["services"]
+    assert services["prometheus"]["profiles"] == ["monitoring"]
+    assert services["grafana"]["profiles"] == ["monitoring"]
+    prom = yaml.safe_load((ROOT / "monitoring/prometheus.yml").read_text(encoding="utf-8"))
+    targets = prom["scrape_configs"][0]["static_configs"][0]["targets"]
+    for t in targets:
+        name, port = t.split(":")
+        assert name in services, t
+        assert port in " ".join(services[name]["command"]), t
+    import json
+
+    from prometheus_client import REGISTRY
+
+    import core.metrics  # noqa: F401  (registers every metric)
+
+    known = {m.name for m in REGISTRY.collect()}
+    dash = json.loads((ROOT / "monitoring/grafana/dashboards/tingjian.json").read_text("utf-8"))
+    used = {
+        re.sub(r"_(bucket|total)$", "", n)
+        for p in dash["panels"]
+        for t in p["targets"]
+        for n in re.findall(r"tingjian_[a-z_]+", t["expr"])
+    }
+    assert used and used <= known, used - known
