@@ -62,6 +62,8 @@ def _mask_account_match(m: re.Match[str]) -> str:
     ident = m.group(2)
     if "." in ident and ident.replace(".", "").isdigit():  # 版本id 3.2.1 is a version
         return m.group(0)
+    if not any(c.isdigit() for c in ident):  # "Account hacked", "ID card": words, not ids
+        return m.group(0)
     return m.group(1) + mask_account(ident)
 
 

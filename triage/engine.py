@@ -212,7 +212,7 @@ class TriageEngine:
             sentiment_score=max(-1.0, min(1.0, round(pred.sentiment_score, 4))),
             topics=self._topics.tag(norm.text),
             # The summary travels to consoles, webhooks and reports: masked at birth.
-            summary=mask_text(summarize(norm.text)),
+            summary=summarize(mask_text(norm.text)),
             keywords=pred.keywords or self.keywords(norm.model_text, 5),
             department=rules.routing.departments[pred.type],
             sla=sla,

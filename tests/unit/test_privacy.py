@@ -64,3 +64,8 @@ def test_mask_record_masks_contact_keys_whatever_their_shape() -> None:
     for raw in ("qq_778899", "13812345678", "li.na@example.com", "13912345678"):
         assert raw not in out
     assert '"name": "王先生"' in out and '"count": 3' in out and "qq****99" in out
+
+
+def test_words_after_account_are_not_taken_for_ids() -> None:
+    kept = "Account hacked - please lock it, my ID card was stolen"
+    assert mask_text(kept) == kept
