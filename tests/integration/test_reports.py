@@ -231,6 +231,14 @@ def _sheet(wb: Any, name: str) -> dict[str, tuple[Any, ...]]:
 
 
 def test_figures_match_the_hand_computed_fixture(fixture_db: str, tmp_path: Path) -> None:
+    # Two incidents: one first seen in W10 (counted), one in W11 (not).
+    with psycopg.connect(fixture_db) as c:
+        c.execute(
+            "INSERT INTO incidents (incident_key, first_seen, last_seen, member_keys,"
+            " member_count, summary) VALUES"
+            " ('i1', '2026-03-04T10:00+08', '2026-03-04T11:00+08', '{a,b,c}', 3, '闪退'),"
+            " ('i2', '2026-03-10T10:00+08', '2026-03-10T11:00+08', '{d,e,f}', 3, '卡顿')"
+        )
     files = build(fixture_db, tmp_path)
     assert [f.suffix for f in files] == [".html", ".md", ".xlsx"]
     wb = load_workbook(tmp_path / "report-2026-W10.xlsx")
@@ -241,7 +249,7 @@ def test_figures_match_the_hand_computed_fixture(fixture_db: str, tmp_path: Path
     assert ov["重开占比"] == pytest.approx(round(1 / 6, 4))
     assert ov["待复核占比(needs_review)"] == pytest.approx(round(1 / 6, 4))
     assert ov["人工纠正标签占比"] == pytest.approx(round(1 / 6, 4))
-    assert ov["事件数(incidents表)"] == "无此表"
+    assert ov["事件数(incidents表)"] == 1
 
     types = _sheet(wb, "by_type")
     # 功能问题 4 of 6, 1 the week before: +300 %, but 4 < spike_min_count 5: no spike.
