@@ -42,7 +42,14 @@ SELECT (date_trunc('week', t.submitted_at AT TIME ZONE %(tz)s))::date AS wk, t.t
 
 # The incidents table belongs to triage (migration 0015): counted by first_seen,
 # read only if it exists (a store migrated before 0015 has none).
-_INCIDENT_TIME_COLUMNS = ("first_seen", "opened_at", "started_at", "detected_at", "created_at", "first_seen_at")
+_INCIDENT_TIME_COLUMNS = (
+    "first_seen",
+    "opened_at",
+    "started_at",
+    "detected_at",
+    "created_at",
+    "first_seen_at",
+)
 
 
 def _row(r: tuple[Any, ...]) -> TicketRow:
