@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -17,6 +18,7 @@ from psycopg.types.json import Jsonb
 from core.errors import AccessDenied, ConcurrentChange, Conflict, NotFound, StoreError
 from core.pg import PgConnection
 from core.privacy import mask_account, mask_email, mask_phone, mask_text
+from core.store.numbering import next_number
 from crm.auth import Principal, Role, new_token, token_hash
 from crm.lifecycle import (
     RATINGS,
@@ -25,7 +27,7 @@ from crm.lifecycle import (
     check_transition,
     handling_hours,
 )
-from models.vocabulary import PRIORITIES, SENTIMENTS, TYPES
+from models.vocabulary import INITIAL_STATE, PRIORITIES, SENTIMENTS, TYPES
 
 LIST_COLUMNS = (
     "id, ticket_no, channel, submitted_at, customer_name, customer_phone, customer_email,"
@@ -38,6 +40,7 @@ DETAIL_COLUMNS = LIST_COLUMNS + (
     " priority_confidence, model_version, escalations, signals, solution, satisfaction,"
     " acknowledged_at, first_response_at, resolved_at, archived_at, update_every_hours, queue"
 )
+_DEFAULT_TZ = ZoneInfo("Asia/Shanghai")  # config/defaults; the service passes its own
 TOPICS = ("产品质量", "服务体验", "物流配送", "价格争议", "售后支持", "账户与支付")
 
 
@@ -57,7 +60,13 @@ class Filters:
 
 
 class TicketDesk:
-    def __init__(self, dsn: str) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        ticket_number_format: str = "CRM{date:%Y%m%d}{seq:04d}",
+        timezone: ZoneInfo = _DEFAULT_TZ,
+    ) -> None:
+        self._fmt, self._tz = ticket_number_format, timezone
         self._pg = PgConnection(dsn, what="CRM store")
         # The API calls from its thread pool; one connection, one transaction at a time.
         self._lock_conn = threading.Lock()
@@ -162,9 +171,11 @@ class TicketDesk:
                     "received_at": r[2],
                     "content": r[3],
                     "merged": r[4],
+                    "merge_reasons": list(r[5]),
                 }
                 for r in c.execute(
-                    "SELECT channel, source_id, received_at, content, merged FROM ticket_feedback"
+                    "SELECT channel, source_id, received_at, content, merged, merge_reasons"
+                    " FROM ticket_feedback"
                     " WHERE ticket_id = %s ORDER BY received_at",
                     (t["id"],),
                 ).fetchall()
@@ -347,6 +358,104 @@ class TicketDesk:
         self._run(change)
         return self.get_ticket(who, ticket_no)
 
+    def unmerge(
+        self, who: Principal, ticket_no: str, channel: str, source_id: str, reason: str
+    ) -> dict[str, Any]:
+        """Undo a merge: the merged feedback becomes a new ticket of its own
+        (新建, related_to the old one, the old ticket's labels as a start, marked
+        for review), the old ticket counts one repeat less; both get an event
+        naming the merge reasons undone. Returns the new ticket."""
+        if not reason.strip():
+            raise Conflict("a reason is required to undo a merge")
+        new_no: list[str] = []
+
+        def change(c: psycopg.Connection) -> None:
+            t = self._lock(c, who, ticket_no, None)
+            row = c.execute(
+                "SELECT ticket_id, merged, merge_reasons, received_at, content, feedback_no"
+                " FROM ticket_feedback WHERE channel = %s AND source_id = %s FOR UPDATE",
+                (channel, source_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no feedback {channel}:{source_id}")
+            if row[0] != t["id"]:
+                raise Conflict(f"{channel}:{source_id} is not merged into {ticket_no}")
+            if not row[1]:
+                raise Conflict(f"{channel}:{source_id} is the first feedback of {ticket_no}")
+            reasons, received_at, content, fb_no = list(row[2]), row[3], row[4], row[5]
+            taken = (
+                fb_no
+                and c.execute("SELECT 1 FROM tickets WHERE ticket_no = %s", (fb_no,)).fetchone()
+            )
+            with c.cursor() as cur:
+                # The number the customer was told (web form), else the next of that day.
+                number = (
+                    fb_no
+                    if fb_no and not taken
+                    else next_number(cur, self._fmt, received_at.astimezone(self._tz).date())
+                )
+            # Deadlines keep the old ticket's offsets from submission (same labels).
+            created = c.execute(
+                "INSERT INTO tickets (ticket_no, channel, source_id, submitted_at, customer_name,"
+                " customer_phone, customer_email, customer_account, customer_segment,"
+                " customer_key, content, normalized_text, summary, type, priority, sentiment,"
+                " sentiment_score, topics, keywords, department, type_confidence,"
+                " priority_confidence, needs_review, model_version, ack_due_at,"
+                " first_response_due_at, resolve_due_at, update_every_hours, queue,"
+                " head_labels, state, related_to)"
+                " SELECT %s, %s, %s, %s, customer_name, customer_phone, customer_email,"
+                " customer_account, customer_segment, customer_key, %s, %s, %s, type, priority,"
+                " sentiment, sentiment_score, topics, keywords, department, type_confidence,"
+                " priority_confidence, true, model_version,"
+                " ack_due_at + (%s - submitted_at), first_response_due_at + (%s - submitted_at),"
+                " resolve_due_at + (%s - submitted_at), update_every_hours, queue, head_labels,"
+                " %s, id FROM tickets WHERE id = %s RETURNING id",
+                (
+                    number,
+                    channel,
+                    source_id,
+                    received_at,
+                    content,
+                    content,
+                    mask_text(content)[:80],
+                    received_at,
+                    received_at,
+                    received_at,
+                    INITIAL_STATE,
+                    t["id"],
+                ),
+            ).fetchone()
+            assert created is not None
+            c.execute(
+                "UPDATE ticket_feedback SET ticket_id = %s, merged = false,"
+                " feedback_no = COALESCE(feedback_no, %s) WHERE channel = %s AND source_id = %s",
+                (created[0], number, channel, source_id),
+            )
+            self._update(c, t["id"], ["repeat_count = GREATEST(repeat_count - 1, 0)"], [])
+            why = "、".join(reasons) or "—"
+            self._event(
+                c,
+                t["id"],
+                who,
+                "unmerge",
+                t["state"],
+                t["state"],
+                f"split {channel}:{source_id} into {number} (merge reasons undone: {why}): {reason}",
+            )
+            self._event(
+                c,
+                int(created[0]),
+                who,
+                "unmerge",
+                None,
+                INITIAL_STATE,
+                f"split from {ticket_no} (merge reasons undone: {why}): {reason}",
+            )
+            new_no.append(number)
+
+        self._run(change)
+        return self.get_ticket(who, new_no[0])
+
     # ---------------------------------------------------------------- helpers
 
     def _lock(
@@ -391,7 +500,7 @@ class TicketDesk:
         ticket_id: int,
         who: Principal,
         kind: str,
-        from_state: str,
+        from_state: str | None,
         to_state: str,
         note: str | None,
     ) -> None:

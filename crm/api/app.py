@@ -226,6 +226,15 @@ def create_app(
             lambda: desk.add_note(who, request.path_params["no"], note, version_of(request, data))
         )
 
+    async def unmerge(request: Request, who: Principal) -> Any:
+        data = await body(request)
+        reason = text(data, "reason", required=True)
+        assert reason is not None
+        p = request.path_params
+        return await run_in_threadpool(
+            lambda: desk.unmerge(who, p["no"], p["channel"], p["source_id"], reason)
+        )
+
     async def console(request: Request) -> Response:
         # The page holds no data: it signs in with a token and calls the API.
         return HTMLResponse(_CONSOLE_HTML.read_text(encoding="utf-8"))
@@ -255,6 +264,11 @@ def create_app(
         Route("/v1/tickets/{no}/satisfaction", authed(satisfaction), methods=["POST"]),
         Route("/v1/tickets/{no}/labels", authed(labels), methods=["POST"]),
         Route("/v1/tickets/{no}/notes", authed(notes), methods=["POST"]),
+        Route(
+            "/v1/tickets/{no}/feedback/{channel}/{source_id}/unmerge",
+            authed(unmerge),
+            methods=["POST"],
+        ),
         Route("/openapi.json", openapi),
         Route("/console", console),
         Route("/metrics", metrics),

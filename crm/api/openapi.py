@@ -131,5 +131,32 @@ OPENAPI: dict[str, Any] = {
             {"note": {"type": "string"}},
             ["note"],
         ),
+        "/v1/tickets/{no}/feedback/{channel}/{source_id}/unmerge": {
+            "post": {
+                "summary": "undo a merge: the merged feedback becomes a new ticket (新建, "
+                "related_to this one); this ticket counts one repeat less; both get an event "
+                "with the merge reasons undone",
+                "parameters": [
+                    _NO,
+                    *(
+                        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                        for n in ("channel", "source_id")
+                    ),
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"reason": {"type": "string"}},
+                                "required": ["reason"],
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": {"description": "the new ticket"}, **_REFUSALS},
+            }
+        },
     },
 }

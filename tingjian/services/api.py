@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from config import Settings
 from core.pg import ping
@@ -48,7 +49,11 @@ def build(settings: Settings, host: str | None = None, port: int | None = None) 
     require_schema(settings.postgres.dsn, "CRM store")
     return ApiService(
         settings=settings,
-        desk=TicketDesk(settings.postgres.dsn),
+        desk=TicketDesk(
+            settings.postgres.dsn,
+            settings.business.ticket_number_format,
+            ZoneInfo(settings.business.timezone),
+        ),
         host=host or settings.api.host,
         port=settings.api.port if port is None else port,
     )
