@@ -7,11 +7,11 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -105,6 +105,41 @@ def send_all(producer: KafkaProducer, messages: Iterable[Outgoing], timeout_s: f
     except KafkaError as exc:
         raise TransportError(f"kafka write not acknowledged: {exc}") from exc
     return len(futures)
+
+
+def read_to_end(bootstrap_servers: str, topic: str, idle_s: float = 5.0) -> Iterator[Any]:
+    """Every record of a topic, from its first to its end as of the call (not
+    a consumer group: an operator's reading, repeated in full each time).
+    Stops early when the broker sends nothing for ``idle_s`` (the rest past
+    retention, or the broker gone quiet)."""
+    try:
+        c = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers.split(","),
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=64 * 1024 * 1024,
+        )
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or ())]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        left = {tp: end for tp, end in c.end_offsets(tps).items() if end > 0}
+    except KafkaError as exc:
+        raise TransportError(f"cannot read {topic}: {exc}") from exc
+    try:
+        while left:
+            try:
+                batch = c.poll(timeout_ms=int(idle_s * 1000))
+            except KafkaError as exc:
+                raise TransportError(f"cannot read {topic}: {exc}") from exc
+            if not batch:
+                break
+            for tp, records in batch.items():
+                for r in records:
+                    if tp in left and r.offset < left[tp]:
+                        yield r
+                    if tp in left and r.offset + 1 >= left[tp]:
+                        del left[tp]
+    finally:
+        c.close()
 
 
 def ensure_topics(cfg: KafkaSettings, topics: Topics | None = None) -> list[str]:

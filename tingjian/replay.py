@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from config import Settings
 from core.errors import TransportError
-from core.kafka import Outgoing, make_producer, send_all
+from core.kafka import Outgoing, make_producer, read_to_end, send_all
 from models import DeadLetter, Topics
 
 EMAIL_STAGE = "ingest_email"
@@ -148,41 +148,11 @@ def _email_reparser(
 def _dead_letters(
     settings: Settings, topic: str
 ) -> Iterable[tuple[DeadLetter | None, bytes | None]]:
-    """Every record of the DLQ up to its end when we started (not a group: a
-    replay reads the whole log each time and filters)."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
-    try:
-        c = KafkaConsumer(
-            bootstrap_servers=settings.kafka.bootstrap_servers.split(","),
-            enable_auto_commit=False,
-            consumer_timeout_ms=5000,
-        )
-        parts = c.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        c.assign(tps)
-        c.seek_to_beginning(*tps)
-        ends = c.end_offsets(tps)
-    except KafkaError as exc:
-        raise TransportError(f"cannot read {topic}: {exc}") from exc
-    try:
-        remaining = {tp: end for tp, end in ends.items() if end > 0}
-        while remaining:
-            batch = c.poll(timeout_ms=5000)
-            if not batch:
-                break  # the rest is gone (retention) or the broker went quiet
-            for tp, records in batch.items():
-                for r in records:
-                    if tp in remaining and r.offset < remaining[tp]:
-                        try:
-                            yield DeadLetter.model_validate_json(r.value or b""), r.key
-                        except ValidationError:
-                            yield None, None
-                    if tp in remaining and r.offset + 1 >= remaining[tp]:
-                        del remaining[tp]
-    finally:
-        c.close()
+    for r in read_to_end(settings.kafka.bootstrap_servers, topic):
+        try:
+            yield DeadLetter.model_validate_json(r.value or b""), r.key
+        except ValidationError:
+            yield None, None
 
 
 def replay(settings: Settings, *, stage: str | None, since: datetime | None, dry_run: bool) -> int:

@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 
 from config import Settings
-from core.errors import TransportError
 from core.privacy import mask_email, mask_phone
 
 
@@ -83,48 +82,33 @@ def dump_topic(settings: Settings, which: str, limit: int, timeout_s: float = 5.
     masked (SPEC §10): what an operator reads, never the raw contacts."""
     import base64
 
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
+    from core.kafka import read_to_end
     from core.privacy import mask_record
     from models import Topics
 
     topics = Topics(settings.kafka.topic_prefix)
     topic = topics.dlq if which == "dlq" else topics.quarantine
-    try:
-        consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=settings.kafka.bootstrap_servers.split(","),
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=int(timeout_s * 1000),
-        )
-    except KafkaError as exc:
-        raise TransportError(f"cannot read {topic}: {exc}") from exc
     shown = 0
-    try:
-        for msg in consumer:
-            try:
-                doc = json.loads(msg.value)
+    for msg in read_to_end(settings.kafka.bootstrap_servers, topic, timeout_s):
+        try:
+            doc = json.loads(msg.value)
+        except ValueError:
+            doc = {"unreadable": msg.value[:200].decode("utf-8", "replace")}
+        if isinstance(doc, dict) and "payload_b64" in doc:
+            raw = base64.b64decode(doc.pop("payload_b64"))
+            try:  # a record's contact fields are masked by key, not by shape
+                doc["payload"] = json.loads(raw)
             except ValueError:
-                doc = {"unreadable": msg.value[:200].decode("utf-8", "replace")}
-            if isinstance(doc, dict) and "payload_b64" in doc:
-                raw = base64.b64decode(doc.pop("payload_b64"))
-                try:  # a record's contact fields are masked by key, not by shape
-                    doc["payload"] = json.loads(raw)
-                except ValueError:
-                    doc["payload"] = raw[:4000].decode("utf-8", "replace")
-            doc = (
-                {"partition": msg.partition, "offset": msg.offset, **doc}
-                if isinstance(doc, dict)
-                else doc
-            )
-            print(json.dumps(mask_record(doc), ensure_ascii=False))
-            shown += 1
-            if shown >= limit:
-                break
-    finally:
-        consumer.close()
+                doc["payload"] = raw[:4000].decode("utf-8", "replace")
+        doc = (
+            {"partition": msg.partition, "offset": msg.offset, **doc}
+            if isinstance(doc, dict)
+            else doc
+        )
+        print(json.dumps(mask_record(doc), ensure_ascii=False))
+        shown += 1
+        if shown >= limit:
+            break
     print(f"({shown} records from {topic})", file=sys.stderr)
     return 0
 
