@@ -28,7 +28,7 @@ class PostgresDedupStore:
                 self._c()
                 .execute(
                     "SELECT source_key, customer_key, root_key, received_at, digest, shingles, type,"
-                    " repeat_count, incident, entities FROM dedup_entries"
+                    " repeat_count, incident, entities, topics FROM dedup_entries"
                     " WHERE (customer_key = ANY(%s) AND received_at >= %s) OR source_key = ANY(%s)"
                     " ORDER BY received_at, source_key",
                     (list(customer_keys), since, list(source_keys)),
@@ -38,7 +38,19 @@ class PostgresDedupStore:
         except psycopg.Error as exc:
             raise StoreError(f"dedup lookup failed: {exc}") from exc
         return [
-            Row(r[0], r[1], r[2], r[3], r[4], frozenset(r[5]), r[6], r[7], r[8], frozenset(r[9]))
+            Row(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                frozenset(r[5]),
+                r[6],
+                r[7],
+                r[8],
+                frozenset(r[9]),
+                frozenset(r[10]),
+            )
             for r in rows
         ]
 
@@ -50,8 +62,8 @@ class PostgresDedupStore:
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO dedup_entries (source_key, customer_key, root_key, received_at, digest,"
-                    " shingles, type, repeat_count, incident, entities)"
-                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                    " shingles, type, repeat_count, incident, entities, topics)"
+                    " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                     " ON CONFLICT (source_key) DO NOTHING",
                     [
                         (
@@ -65,6 +77,7 @@ class PostgresDedupStore:
                             r.repeat_count,
                             r.incident,
                             sorted(r.entities),
+                            sorted(r.topics),
                         )
                         for r in rows
                     ],

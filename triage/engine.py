@@ -152,7 +152,7 @@ class TriageEngine:
         escalations: list[str] = list(decision.reasons)
         repeat: list[str] = []
         verdict = (
-            self.dedup.check(item, cust, norm, type_)
+            self.dedup.check(item, cust, norm, type_, self._topics.tag(norm.text))
             if self.dedup
             else DedupVerdict(None, 0, False)
         )

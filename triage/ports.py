@@ -40,6 +40,7 @@ class DedupEntry(NamedTuple):
     repeat_count: int
     incident: bool
     entities: frozenset[str] = frozenset()  # hashed reference numbers, models, amounts
+    topics: frozenset[str] = frozenset()  # taxonomy topics (SPEC §3) of the item
 
 
 class DedupStore(Protocol):
@@ -102,7 +103,12 @@ class Deduplicator(Protocol):
     def end_batch(self, now: datetime | None = None) -> None: ...
 
     def check(
-        self, item: FeedbackReceived, cust_key: str | None, norm: Normalized, type_: str
+        self,
+        item: FeedbackReceived,
+        cust_key: str | None,
+        norm: Normalized,
+        type_: str,
+        topics: Sequence[str] = (),
     ) -> DedupVerdict: ...
 
 

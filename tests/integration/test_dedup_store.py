@@ -108,3 +108,17 @@ def test_repeat_of_a_closed_ticket_opens_a_related_one_with_reasons(fresh_db: st
     assert rows[0] == ("c1", False, 0) and rows[1] == ("c2", True, 1)
     assert rows[2][1] and rows[2][2] == 2
     assert reasons is not None
+
+
+def test_topics_are_stored_so_a_restarted_worker_still_sees_them(fresh_db: str) -> None:
+    engine(fresh_db).triage_batch([fb("t1", "下单四天了一直没有发货，太失望了", "13800000003")], T0)
+    with psycopg.connect(fresh_db) as c:
+        (topics,) = c.execute(
+            "SELECT topics FROM dedup_entries WHERE source_key = 'email:t1'"
+        ).fetchone()
+    assert topics == ["物流配送"]
+    (b,) = engine(fresh_db).triage_batch(
+        [fb("t2", "快递到今天都没揽收，太失望了，商家怎么回事", "13800000003")], T0
+    )
+    assert isinstance(b, FeedbackTriaged)
+    assert b.triage.duplicate_of == "email:t1" and "topic" in b.triage.merge_reasons

@@ -108,3 +108,21 @@ def test_burst_from_many_customers_is_an_incident_not_a_merge() -> None:
     )
     assert [o.triage.incident for o in out] == [False, False, False, False, True, True]
     assert all(o.triage.duplicate_of is None for o in out)
+
+
+def test_a_reworded_follow_up_on_the_same_topic_merges_with_its_reason() -> None:
+    first, second = "下单四天了一直没有发货，太失望了", "快递到今天都没揽收，太失望了，商家怎么回事"
+    for weight, merged in ((0.0, False), (0.2, True)):
+        e = engine(w_topic=weight)
+        run(e, fb("1", first))
+        (b,) = run(e, fb("2", second, at=T0 + timedelta(days=1)))
+        assert (b.triage.duplicate_of == "web_form:1") is merged
+        assert ("topic" in b.triage.merge_reasons) is merged
+        assert "物流配送" in b.triage.topics
+
+
+def test_the_same_topic_alone_does_not_merge_another_customer() -> None:
+    e = engine(w_topic=0.2)
+    run(e, fb("1", "下单四天了一直没有发货，太失望了"))
+    (b,) = run(e, fb("2", "快递到今天都没揽收，太失望了，商家怎么回事", phone="13900001111"))
+    assert b.triage.duplicate_of is None
