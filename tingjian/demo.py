@@ -332,6 +332,7 @@ def seed(
     now = now or datetime.now(UTC)
     start = now - timedelta(weeks=weeks)
     total = weeks * per_week
+    members: list[tuple[datetime, str, str]] = []
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             base = int(conn.execute("SELECT COALESCE(max(id), 0) FROM tickets").fetchone()[0])  # type: ignore[index]
@@ -369,7 +370,11 @@ def seed(
                     marks,
                 )
                 _copy_json(conn, corrections)
+                for row in tickets:
+                    if row[25]:  # the incident flag
+                        members.append((row[4], f"{row[2]}:{row[3]}", row[10]))
                 progress(min(lo + chunk, total), total)
+            _copy(conn, "incidents", _INCIDENT_COLS, _incidents(members))
             conn.execute(
                 "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))"
             )
@@ -377,6 +382,39 @@ def seed(
     except psycopg.Error as exc:
         raise StoreError(f"cannot seed demo data: {exc}") from exc
     return total
+
+
+_INCIDENT_COLS = (
+    "incident_key",
+    "first_seen",
+    "last_seen",
+    "member_keys",
+    "member_count",
+    "summary",
+    "p1",
+    "notified_at",
+)
+
+
+def _incidents(members: list[tuple[datetime, str, str]]) -> list[list[Any]]:
+    """One incident per day of flagged tickets, as triage would have kept it
+    (keyed by its first member, already notified): reports count them."""
+    by_day: dict[Any, list[tuple[datetime, str, str]]] = {}
+    for m in sorted(members):
+        by_day.setdefault(m[0].date(), []).append(m)
+    return [
+        [
+            ms[0][1],
+            ms[0][0],
+            ms[-1][0],
+            [k for _, k, _ in ms],
+            len(ms),
+            ms[0][2],
+            len(ms) >= 10,
+            ms[-1][0],
+        ]
+        for ms in by_day.values()
+    ]
 
 
 def _copy(

@@ -345,4 +345,11 @@ def test_demo_seed_refuses_the_default_store_and_fills_another(
             " count(*) FILTER (WHERE resolved_at IS NOT NULL) FROM tickets"
         ).fetchone()  # type: ignore[misc]
     assert n == 150 and events > n and 0 < done < n
+    with psycopg.connect(fresh_db) as c:
+        flagged, members, incidents = c.execute(
+            "SELECT (SELECT count(*) FROM tickets WHERE incident),"
+            " (SELECT coalesce(sum(member_count), 0) FROM incidents),"
+            " (SELECT count(*) FROM incidents)"
+        ).fetchone()  # type: ignore[misc]
+    assert flagged > 0 and members == flagged and 0 < incidents <= flagged
     assert main(["report", "monthly", "--dsn", fresh_db, "--out", str(tmp_path)]) == 0
