@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 MODEL := .run/models/triage.bundle
 
 
-.PHONY: system-deps install services stop status run test unit model eval bench bench-report lint clean
+.PHONY: system-deps install services stop status run test unit model eval bench bench-report bench-sink lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ eval: install
 ## Triage throughput on one core.
 bench-report: install services
 	$(BIN)/python -m bench.report_bench
+
+## The CRM sink's write rate beside PostgreSQL COPY (own database tingjian_bench_sink).
+bench-sink: install services
+	$(BIN)/python -m bench.sink_bench
 
 bench: install $(MODEL)
 	OMP_NUM_THREADS=1 taskset -c 0 $(BIN)/python -m bench.triage_bench

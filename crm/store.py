@@ -372,7 +372,9 @@ class TicketDesk:
         def change(c: psycopg.Connection) -> None:
             t = self._lock(c, who, ticket_no, None)
             row = c.execute(
-                "SELECT ticket_id, merged, merge_reasons, received_at, content, feedback_no"
+                "SELECT ticket_id, merged, merge_reasons, received_at, content, feedback_no,"
+                " seq, stored_at, priority, ack_due_at, first_response_due_at, resolve_due_at,"
+                " priority_before, ack_due_before, first_response_due_before, resolve_due_before"
                 " FROM ticket_feedback WHERE channel = %s AND source_id = %s FOR UPDATE",
                 (channel, source_id),
             ).fetchone()
@@ -426,12 +428,19 @@ class TicketDesk:
                 ),
             ).fetchone()
             assert created is not None
+            if row[8] is not None:  # the item's own priority and deadlines, as triaged
+                c.execute(
+                    "UPDATE tickets SET priority = %s, ack_due_at = %s,"
+                    " first_response_due_at = %s, resolve_due_at = %s WHERE id = %s",
+                    (*row[8:12], created[0]),
+                )
             c.execute(
                 "UPDATE ticket_feedback SET ticket_id = %s, merged = false,"
                 " feedback_no = COALESCE(feedback_no, %s) WHERE channel = %s AND source_id = %s",
                 (created[0], number, channel, source_id),
             )
             self._update(c, t["id"], ["repeat_count = GREATEST(repeat_count - 1, 0)"], [])
+            restored = self._restore_priority(c, t["id"], row[6], row[7], row[12:16])
             why = "、".join(reasons) or "—"
             self._event(
                 c,
@@ -440,7 +449,8 @@ class TicketDesk:
                 "unmerge",
                 t["state"],
                 t["state"],
-                f"split {channel}:{source_id} into {number} (merge reasons undone: {why}): {reason}",
+                f"split {channel}:{source_id} into {number} (merge reasons undone: {why}):"
+                f" {reason}; {restored}",
             )
             self._event(
                 c,
@@ -455,6 +465,65 @@ class TicketDesk:
 
         self._run(change)
         return self.get_ticket(who, new_no[0])
+
+    def _restore_priority(
+        self,
+        c: psycopg.Connection,
+        ticket_id: int,
+        seq: int | None,
+        merged_at: datetime,
+        before: Sequence[Any],
+    ) -> str:
+        """After a merged item left the ticket: the priority and deadlines the
+        ticket would have without it (what it had before that merge, then the
+        merges after it replayed), unless an agent changed the priority since.
+        Returns what happened, for the event."""
+        row = c.execute(
+            "SELECT priority, ack_due_at, first_response_due_at, resolve_due_at"
+            " FROM tickets WHERE id = %s",
+            (ticket_id,),
+        ).fetchone()
+        assert row is not None
+        now = tuple(row)
+        if before[0] is None or seq is None:
+            return f"priority {now[0]} kept: the merge did not record the priority before it"
+        changed = c.execute(
+            "SELECT 1 FROM label_corrections WHERE ticket_id = %s AND at >= %s"
+            " AND corrected->>'priority' IS DISTINCT FROM original->>'priority' LIMIT 1",
+            (ticket_id, merged_at),
+        ).fetchone()
+        if changed:
+            return f"priority {now[0]} kept: an agent changed it after the merge"
+        would = tuple(before)
+        for later in c.execute(
+            "SELECT seq, priority, ack_due_at, first_response_due_at, resolve_due_at,"
+            " priority_before, ack_due_before, first_response_due_before, resolve_due_before"
+            " FROM ticket_feedback WHERE ticket_id = %s AND merged AND seq > %s ORDER BY seq",
+            (ticket_id, seq),
+        ).fetchall():
+            if tuple(later[5:9]) != would:
+                # Its "before" counted the item just split off: what it is now.
+                c.execute(
+                    "UPDATE ticket_feedback SET priority_before = %s, ack_due_before = %s,"
+                    " first_response_due_before = %s, resolve_due_before = %s WHERE seq = %s",
+                    (*would, later[0]),
+                )
+            if later[1] is not None and later[1] < would[0]:  # "P1" < "P2", as the sink merges
+                would = tuple(later[1:5])
+        if would == now:
+            return f"priority {now[0]} unchanged (the merge did not raise it)"
+        self._update(
+            c,
+            ticket_id,
+            [
+                "priority = %s",
+                "ack_due_at = %s",
+                "first_response_due_at = %s",
+                "resolve_due_at = %s",
+            ],
+            would,
+        )
+        return f"priority {now[0]}→{would[0]} restored (raised by the merge), with its deadlines"
 
     # ---------------------------------------------------------------- helpers
 

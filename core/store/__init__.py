@@ -9,7 +9,7 @@ others may only read what this list says):
 | table | owner (writes) | read by | what |
 |---|---|---|---|
 | ``tickets`` | sinks/crm (triage columns), crm (lifecycle: state, assignee, solution, satisfaction, acknowledged_at, first_response_at, resolved_at, archived_at, version; and corrected labels) | tingjian tickets, reports | 反馈处理记录表 (SPEC §8) |
-| ``ticket_feedback`` | sinks/crm | crm | every item stored, first or merged; unique (channel, source_id) |
+| ``ticket_feedback`` | sinks/crm (crm: unmerge moves a row) | crm | every item stored, first or merged; unique (channel, source_id); its own priority and deadlines, and for a merge the ticket's before it (undo restores them) |
 | ``ticket_events`` | sinks/crm (新建), crm (every later change) | crm, reports | changes with time, actor and kind (SPEC §7) |
 | ``api_tokens`` | crm | | hashed bearer tokens with role and department |
 | ``label_corrections`` | crm | the data team | agents' corrections with the model's original labels |

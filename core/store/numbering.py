@@ -44,6 +44,23 @@ def next_number(cur: psycopg.Cursor, fmt: str, day: date) -> str:
     return format_number(fmt, day, int(row[0]))
 
 
+def reserve_numbers(cur: psycopg.Cursor, counts: dict[date, int]) -> dict[date, int]:
+    """Take ``counts[day]`` numbers of each day as one block: returns each
+    day's last sequence, the block being the ``counts[day]`` ending there.
+    Days are locked in date order, so writers of several days never deadlock."""
+    days = sorted(d for d, n in counts.items() if n > 0)
+    if not days:
+        return {}
+    rows = cur.execute(
+        "INSERT INTO ticket_sequences (day, last_seq)"
+        " SELECT * FROM unnest(%s::date[], %s::int[]) ORDER BY 1"
+        " ON CONFLICT (day) DO UPDATE SET last_seq = ticket_sequences.last_seq + EXCLUDED.last_seq"
+        " RETURNING day, last_seq",
+        (days, [counts[d] for d in days]),
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
+
+
 class NumberAllocator:
     """For connectors that must tell the customer the number at once (web form).
     A number handed out for a write Kafka then refuses is never reused: that
